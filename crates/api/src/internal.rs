@@ -1,0 +1,200 @@
+//! Corral's master↔agent protocol (Mesos's is internal to Mesos; this one is ours).
+//!
+//! Transport: HTTP/1.1 on the master at [`AGENT_ENDPOINT`], JSON bodies, the same shape as the
+//! scheduler API:
+//!
+//! 1. The agent POSTs an [`AgentEnvelope`] holding [`AgentCall::Subscribe`]. The master answers
+//!    `200` with a chunked RecordIO stream of [`MasterEnvelope`]s, first
+//!    [`MasterMessage::Registered`] (the agent id and the session's stream id), then pings and
+//!    work (run, kill, acknowledgements, …). The stream lives as long as the session.
+//! 2. Every other agent call is its own POST of an [`AgentEnvelope`] carrying the `agent_id` and
+//!    `stream_id` of the current session; the master answers `202` or an error.
+//!
+//! **Versioning.** Every envelope carries [`PROTOCOL_VERSION`]; a peer rejects a major version it
+//! does not speak (`400`), so a rolling upgrade bumps the version only with a compatible reader.
+//!
+//! **Fencing.** Every master message carries the leader `epoch` (it grows with each elected
+//! leader). An agent remembers the highest epoch it has seen and drops messages with a lower
+//! one; it re-subscribes when it sees a higher one. Agent calls echo the epoch they were sent
+//! under; a master answers a call for another epoch with `409`, so a deposed master can neither
+//! command agents nor accept their updates as if it still led.
+
+use serde::{Deserialize, Serialize};
+
+use crate::v1;
+
+/// Where agents talk to the master.
+pub const AGENT_ENDPOINT: &str = "/internal/v1/agent";
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A message from the master to one agent, on the agent's subscription stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterEnvelope {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The sending leader's epoch.
+    pub epoch: u64,
+    /// What the master says.
+    pub message: MasterMessage,
+}
+
+/// What a master says to an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MasterMessage {
+    /// The subscription is accepted. A new agent learns its id here.
+    Registered {
+        /// The agent's id (new, or the one it re-registered with).
+        agent_id: v1::AgentId,
+        /// Identifies this session; later calls must carry it.
+        stream_id: String,
+        /// The master's id.
+        master_id: String,
+        /// How often the master pings; the agent may treat a silence of several intervals as a
+        /// lost master and re-subscribe.
+        ping_interval_secs: f64,
+    },
+    /// Liveness check; the agent answers with [`AgentCall::Pong`] carrying the same `seq`.
+    Ping {
+        /// Sequence number to echo.
+        seq: u64,
+    },
+    /// Launch one task. Without `executor` it is a command task run by the built-in command
+    /// executor; with it, the task goes to that (custom) executor, started if not running.
+    RunTask {
+        /// The task's framework, with its id set.
+        framework: v1::FrameworkInfo,
+        /// The custom executor, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        executor: Option<v1::ExecutorInfo>,
+        /// The task, with `agent_id` set.
+        task: v1::TaskInfo,
+    },
+    /// Launch a task group on a (default) executor.
+    RunTaskGroup {
+        /// The tasks' framework, with its id set.
+        framework: v1::FrameworkInfo,
+        /// The executor (type DEFAULT normally).
+        executor: v1::ExecutorInfo,
+        /// The tasks, launched together.
+        task_group: v1::TaskGroupInfo,
+    },
+    /// Kill one task.
+    KillTask {
+        /// The task's framework.
+        framework_id: v1::FrameworkId,
+        /// The task.
+        task_id: v1::TaskId,
+        /// Overrides the task's kill policy when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kill_policy: Option<v1::KillPolicy>,
+    },
+    /// Shut down one executor and its tasks.
+    ShutdownExecutor {
+        /// The executor's framework.
+        framework_id: v1::FrameworkId,
+        /// The executor.
+        executor_id: v1::ExecutorId,
+    },
+    /// Shut down every executor of a framework (it was removed).
+    ShutdownFramework {
+        /// The framework.
+        framework_id: v1::FrameworkId,
+    },
+    /// The scheduler acknowledged a status update; the agent may send the next one for the task.
+    StatusUpdateAcknowledgement {
+        /// The task's framework.
+        framework_id: v1::FrameworkId,
+        /// The task.
+        task_id: v1::TaskId,
+        /// The acknowledged update's uuid (16 bytes, base64 in JSON).
+        #[serde(with = "crate::json::bytes_req")]
+        uuid: Vec<u8>,
+    },
+    /// A scheduler's MESSAGE for an executor.
+    FrameworkMessage {
+        /// The framework.
+        framework_id: v1::FrameworkId,
+        /// The executor.
+        executor_id: v1::ExecutorId,
+        /// Opaque data (base64 in JSON).
+        #[serde(with = "crate::json::bytes_req")]
+        data: Vec<u8>,
+    },
+}
+
+/// A call from an agent to the master.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentEnvelope {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The leader epoch this call was made under (0 on a first SUBSCRIBE).
+    pub epoch: u64,
+    /// The agent's id (absent only on a first SUBSCRIBE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<v1::AgentId>,
+    /// The session's stream id (absent only on SUBSCRIBE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    /// What the agent says.
+    pub call: AgentCall,
+}
+
+/// What an agent says to the master.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AgentCall {
+    /// Register (no id in `agent_info`) or re-register (id set) and open the stream.
+    Subscribe {
+        /// hostname, port, attributes, resources (total), and `id` when re-registering.
+        agent_info: v1::AgentInfo,
+        /// The agent's Corral version.
+        agent_version: String,
+        /// Frameworks the agent has executors of (re-registration).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frameworks: Vec<v1::FrameworkInfo>,
+        /// Executors running on the agent (re-registration).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        executors: Vec<v1::ExecutorInfo>,
+        /// Non-terminal tasks and terminal ones not yet acknowledged (re-registration).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tasks: Vec<v1::Task>,
+    },
+    /// Answer to [`MasterMessage::Ping`].
+    Pong {
+        /// The ping's sequence number.
+        seq: u64,
+    },
+    /// A task status update from an executor (or the agent itself), forwarded reliably: the
+    /// agent resends the head of each task's stream until it is acknowledged.
+    StatusUpdate {
+        /// The task's framework.
+        framework_id: v1::FrameworkId,
+        /// The update; `uuid` is set and `agent_id` is this agent.
+        status: v1::TaskStatus,
+        /// The latest state the agent knows for the task (may be ahead of `status.state`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_state: Option<String>,
+    },
+    /// An executor exited.
+    ExitedExecutor {
+        /// The executor's framework.
+        framework_id: v1::FrameworkId,
+        /// The executor.
+        executor_id: v1::ExecutorId,
+        /// Its wait status (exit code, or 128 + signal).
+        status: i32,
+    },
+    /// An executor's MESSAGE for its scheduler.
+    ExecutorMessage {
+        /// The framework.
+        framework_id: v1::FrameworkId,
+        /// The executor.
+        executor_id: v1::ExecutorId,
+        /// Opaque data (base64 in JSON).
+        #[serde(with = "crate::json::bytes_req")]
+        data: Vec<u8>,
+    },
+}
