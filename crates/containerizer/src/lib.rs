@@ -1,0 +1,54 @@
+//! corral-containerizer: the agent's edge to the operating system.
+//!
+//! The agent talks only to a [`Containerizer`], which drives one [`Launcher`] (starts and kills
+//! process trees) and a list of [`Isolator`]s (cgroups, namespaces, … in later versions) through
+//! each container's lifecycle: `launch` → `wait` → `destroy`, plus `usage`, `signal` and
+//! `recover` after an agent restart.
+//!
+//! * [`PosixLauncher`]: real processes. Each container is a new session and process group
+//!   (`setsid` before exec), optionally running as another user, with stdin from `/dev/null`
+//!   and stdout/stderr appended to files in its sandbox.
+//! * [`PosixUsageIsolator`] / [`ProcfsUsage`]: usage from `/proc` until cgroup isolators exist.
+//! * [`fake`]: [`FakeLauncher`](fake::FakeLauncher) and [`FakeIsolator`](fake::FakeIsolator)
+//!   for unit tests of the agent, always compiled.
+//!
+//! # Process reaping
+//!
+//! The main process of each container is a child of the agent and is reaped by tokio. Processes
+//! it leaves behind are reparented to init (PID 1), which reaps them. So the agent must not run
+//! as PID 1 and must not be a child subreaper; in a container image, run it under an init such
+//! as `tini`. Containers re-adopted by `recover` are not our children: their exit status cannot
+//! be observed and is reported as [`ExitStatus::Unknown`].
+//!
+//! # Unsafe code
+//!
+//! This is the only crate of Corral allowed `unsafe`, and only in the private `sys` module:
+//! the pre-exec hook that runs between fork and exec, and `pidfd_open`.
+
+mod containerizer;
+mod error;
+pub mod fake;
+mod isolator;
+mod launcher;
+mod posix;
+pub mod procfs;
+mod spec;
+mod sys;
+mod usage;
+
+pub use containerizer::{Containerizer, Termination};
+pub use error::{
+    ContainerError, ContainerizerError, IsolatorError, LaunchError, RecoverError, SpecError,
+};
+pub use isolator::{Isolator, Limitation, LimitationKind, RecoveredContainer};
+pub use launcher::{
+    BoxFuture, ExitStatus, GoneReason, KnownProcess, LaunchInfo, Launched, Launcher, PreExec,
+    RecoverReport,
+};
+/// rlimit resources for [`PreExec::SetRlimit`].
+pub use nix::sys::resource::Resource;
+/// Signals, re-exported so that callers need no direct `nix` dependency.
+pub use nix::sys::signal::Signal;
+pub use posix::{PosixLauncher, DEFAULT_KILL_TIMEOUT};
+pub use spec::{Command, ContainerId, LaunchSpec, ResourceLimits, MAX_CONTAINER_ID_LEN, SHELL};
+pub use usage::{PosixUsageIsolator, ProcfsUsage, ResourceUsage};
