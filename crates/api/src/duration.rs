@@ -17,7 +17,9 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| DurationError(text.to_string()))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| DurationError(text.to_string()))?;
     let scale = match unit.trim() {
         "ns" => 1e-9,
         "us" => 1e-6,

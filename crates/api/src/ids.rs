@@ -49,7 +49,10 @@ pub fn validate_id(kind: &'static str, id: &str) -> Result<(), IdError> {
         return Err(IdError::Dots { kind });
     }
     if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(IdError::BadChar { kind, id: id.escape_default().to_string() });
+        return Err(IdError::BadChar {
+            kind,
+            id: id.escape_default().to_string(),
+        });
     }
     Ok(())
 }
@@ -75,11 +78,29 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        assert!(matches!(validate_id("Task", ""), Err(IdError::Empty { .. })));
-        assert!(matches!(validate_id("Task", ".."), Err(IdError::Dots { .. })));
-        assert!(matches!(validate_id("Task", "a/b"), Err(IdError::BadChar { .. })));
-        assert!(matches!(validate_id("Task", "a\\b"), Err(IdError::BadChar { .. })));
-        assert!(matches!(validate_id("Task", "a\nb"), Err(IdError::BadChar { .. })));
-        assert!(matches!(validate_id("Task", &"x".repeat(256)), Err(IdError::TooLong { .. })));
+        assert!(matches!(
+            validate_id("Task", ""),
+            Err(IdError::Empty { .. })
+        ));
+        assert!(matches!(
+            validate_id("Task", ".."),
+            Err(IdError::Dots { .. })
+        ));
+        assert!(matches!(
+            validate_id("Task", "a/b"),
+            Err(IdError::BadChar { .. })
+        ));
+        assert!(matches!(
+            validate_id("Task", "a\\b"),
+            Err(IdError::BadChar { .. })
+        ));
+        assert!(matches!(
+            validate_id("Task", "a\nb"),
+            Err(IdError::BadChar { .. })
+        ));
+        assert!(matches!(
+            validate_id("Task", &"x".repeat(256)),
+            Err(IdError::TooLong { .. })
+        ));
     }
 }

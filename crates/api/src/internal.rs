@@ -41,6 +41,8 @@ pub struct MasterEnvelope {
 }
 
 /// What a master says to an agent.
+// Messages are built once and moved into the stream; boxing the large variants buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MasterMessage {

@@ -22,12 +22,18 @@ pub trait EnumNames {
 
     /// The value name of `number`, if the enum declares it.
     fn name_of(number: i32) -> Option<&'static str> {
-        Self::VALUES.iter().find(|(_, n)| *n == number).map(|(s, _)| *s)
+        Self::VALUES
+            .iter()
+            .find(|(_, n)| *n == number)
+            .map(|(s, _)| *s)
     }
 
     /// The number of `name`, if the enum declares it.
     fn number_of(name: &str) -> Option<i32> {
-        Self::VALUES.iter().find(|(s, _)| *s == name).map(|(_, n)| *n)
+        Self::VALUES
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, n)| *n)
     }
 }
 
@@ -57,13 +63,18 @@ fn enum_number<M: EnumNames, E: de::Error>(repr: EnumRepr) -> Result<Option<i32>
 /// Optional enum field: an unknown name is dropped, as stout does.
 pub mod enum_opt {
     use super::*;
-    pub fn serialize<M: EnumNames, S: Serializer>(v: &Option<i32>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<M: EnumNames, S: Serializer>(
+        v: &Option<i32>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => ser_enum::<M, S>(*v, s),
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<i32>, D::Error> {
         match Option::<EnumRepr>::deserialize(d)? {
             Some(repr) => enum_number::<M, D::Error>(repr),
             None => Ok(None),
@@ -83,8 +94,9 @@ pub mod enum_req {
             EnumRepr::Name(n) => n.clone(),
             EnumRepr::Number(n) => n.to_string(),
         };
-        enum_number::<M, D::Error>(repr)?
-            .ok_or_else(|| de::Error::custom(format!("unknown value '{shown}' for enum {}", M::NAME)))
+        enum_number::<M, D::Error>(repr)?.ok_or_else(|| {
+            de::Error::custom(format!("unknown value '{shown}' for enum {}", M::NAME))
+        })
     }
 }
 
@@ -102,7 +114,9 @@ pub mod enum_vec {
         }
         seq.end()
     }
-    pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<i32>, D::Error> {
         let items: Vec<EnumRepr> = super::one_or_many::deserialize(d)?;
         let mut out = Vec::with_capacity(items.len());
         for repr in items {
@@ -235,10 +249,12 @@ impl<'de, T: LenientNumber> Visitor<'de> for NumberVisitor<T> {
         write!(f, "a {} as a number or a numeric string", T::KIND)
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        T::from_i128(i128::from(v)).ok_or_else(|| E::custom(format!("{v} is out of range for {}", T::KIND)))
+        T::from_i128(i128::from(v))
+            .ok_or_else(|| E::custom(format!("{v} is out of range for {}", T::KIND)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        T::from_i128(i128::from(v)).ok_or_else(|| E::custom(format!("{v} is out of range for {}", T::KIND)))
+        T::from_i128(i128::from(v))
+            .ok_or_else(|| E::custom(format!("{v} is out of range for {}", T::KIND)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         T::from_f64(v).ok_or_else(|| E::custom(format!("{v} is not a valid {}", T::KIND)))
@@ -261,10 +277,15 @@ macro_rules! number_modules {
         /// Optional number, lenient on input.
         pub mod $opt {
             use super::*;
-            pub fn serialize<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+            pub fn serialize<T: Serialize, S: Serializer>(
+                v: &Option<T>,
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
                 v.serialize(s)
             }
-            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
+                d: D,
+            ) -> Result<Option<T>, D::Error> {
                 Ok(Option::<Lenient<T>>::deserialize(d)?.map(|l| l.0))
             }
         }
@@ -274,17 +295,24 @@ macro_rules! number_modules {
             pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
                 v.serialize(s)
             }
-            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
+                d: D,
+            ) -> Result<T, D::Error> {
                 Ok(Lenient::<T>::deserialize(d)?.0)
             }
         }
         /// Repeated number, lenient on input.
         pub mod $vec {
             use super::*;
-            pub fn serialize<T: Serialize, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+            pub fn serialize<T: Serialize, S: Serializer>(
+                v: &[T],
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
                 v.serialize(s)
             }
-            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+            pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
+                d: D,
+            ) -> Result<Vec<T>, D::Error> {
                 let items: Vec<Lenient<T>> = super::one_or_many::deserialize(d)?;
                 Ok(items.into_iter().map(|l| l.0).collect())
             }
@@ -338,7 +366,9 @@ pub mod one_or_many {
         }
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
         d.deserialize_any(OneOrMany(PhantomData))
     }
 }

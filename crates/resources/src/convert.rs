@@ -42,7 +42,12 @@ pub enum ProtoError {
 
 fn labels_in(labels: Option<&v1::Labels>) -> Vec<(String, String)> {
     labels
-        .map(|l| l.labels.iter().map(|l| (l.key.clone(), l.value.clone().unwrap_or_default())).collect())
+        .map(|l| {
+            l.labels
+                .iter()
+                .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -53,7 +58,10 @@ fn labels_out(labels: &[(String, String)]) -> Option<v1::Labels> {
     Some(v1::Labels {
         labels: labels
             .iter()
-            .map(|(k, v)| v1::Label { key: k.clone(), value: Some(v.clone()) })
+            .map(|(k, v)| v1::Label {
+                key: k.clone(),
+                value: Some(v.clone()),
+            })
             .collect(),
     })
 }
@@ -91,10 +99,10 @@ fn reservation_out(r: &Reservation) -> v1::resource::ReservationInfo {
 fn disk_in(d: &v1::resource::DiskInfo) -> DiskInfo {
     use v1::resource::disk_info::source::Type;
     DiskInfo {
-        persistence: d
-            .persistence
-            .as_ref()
-            .map(|p| Persistence { id: p.id.clone(), principal: p.principal.clone() }),
+        persistence: d.persistence.as_ref().map(|p| Persistence {
+            id: p.id.clone(),
+            principal: p.principal.clone(),
+        }),
         volume: d.volume.as_ref().map(|v| Volume {
             container_path: v.container_path.clone(),
             mode: match v1::volume::Mode::try_from(v.mode) {
@@ -116,7 +124,12 @@ fn disk_in(d: &v1::resource::DiskInfo) -> DiskInfo {
                 .as_ref()
                 .and_then(|p| p.root.clone())
                 .or_else(|| s.mount.as_ref().and_then(|m| m.root.clone()));
-            Some(DiskSource { kind, root, id: s.id.clone(), profile: s.profile.clone() })
+            Some(DiskSource {
+                kind,
+                root,
+                id: s.id.clone(),
+                profile: s.profile.clone(),
+            })
         }),
     }
 }
@@ -124,10 +137,10 @@ fn disk_in(d: &v1::resource::DiskInfo) -> DiskInfo {
 fn disk_out(d: &DiskInfo) -> v1::resource::DiskInfo {
     use v1::resource::disk_info::{self, source::Type};
     v1::resource::DiskInfo {
-        persistence: d
-            .persistence
-            .as_ref()
-            .map(|p| disk_info::Persistence { id: p.id.clone(), principal: p.principal.clone() }),
+        persistence: d.persistence.as_ref().map(|p| disk_info::Persistence {
+            id: p.id.clone(),
+            principal: p.principal.clone(),
+        }),
         volume: d.volume.as_ref().map(|v| v1::Volume {
             mode: match v.mode {
                 Some(VolumeMode::Ro) => v1::volume::Mode::Ro as i32,
@@ -138,8 +151,20 @@ fn disk_out(d: &DiskInfo) -> v1::resource::DiskInfo {
         }),
         source: d.source.as_ref().map(|s| {
             let (kind, path, mount) = match s.kind {
-                DiskSourceKind::Path => (Type::Path, Some(disk_info::source::Path { root: s.root.clone() }), None),
-                DiskSourceKind::Mount => (Type::Mount, None, Some(disk_info::source::Mount { root: s.root.clone() })),
+                DiskSourceKind::Path => (
+                    Type::Path,
+                    Some(disk_info::source::Path {
+                        root: s.root.clone(),
+                    }),
+                    None,
+                ),
+                DiskSourceKind::Mount => (
+                    Type::Mount,
+                    None,
+                    Some(disk_info::source::Mount {
+                        root: s.root.clone(),
+                    }),
+                ),
                 DiskSourceKind::Block => (Type::Block, None, None),
                 DiskSourceKind::Raw => (Type::Raw, None, None),
             };
@@ -162,11 +187,17 @@ impl Resource {
         let name = r.name.as_str();
         let value = match Type::try_from(r.r#type) {
             Ok(Type::Scalar) => {
-                let s = r.scalar.as_ref().ok_or_else(|| missing(name, "SCALAR", "scalar"))?;
+                let s = r
+                    .scalar
+                    .as_ref()
+                    .ok_or_else(|| missing(name, "SCALAR", "scalar"))?;
                 Value::try_scalar(name, s.value)?
             }
             Ok(Type::Ranges) => {
-                let rs = r.ranges.as_ref().ok_or_else(|| missing(name, "RANGES", "ranges"))?;
+                let rs = r
+                    .ranges
+                    .as_ref()
+                    .ok_or_else(|| missing(name, "RANGES", "ranges"))?;
                 let pairs: Vec<(u64, u64)> = rs.range.iter().map(|x| (x.begin, x.end)).collect();
                 Value::try_ranges(name, &pairs)?
             }
@@ -174,10 +205,17 @@ impl Resource {
                 let s = r.set.as_ref().ok_or_else(|| missing(name, "SET", "set"))?;
                 Value::try_set(name, s.item.iter().cloned())?
             }
-            _ => return Err(ProtoError::BadType { name: name.to_string() }),
+            _ => {
+                return Err(ProtoError::BadType {
+                    name: name.to_string(),
+                })
+            }
         };
         let reservations = if !r.reservations.is_empty() {
-            r.reservations.iter().map(|x| reservation_in(x, false)).collect()
+            r.reservations
+                .iter()
+                .map(|x| reservation_in(x, false))
+                .collect()
         } else {
             match r.role.as_deref() {
                 Some(role) if role != "*" => {
@@ -208,7 +246,10 @@ impl Resource {
     /// To the wire.
     pub fn to_proto(&self) -> v1::Resource {
         use v1::value::Type;
-        let mut out = v1::Resource { name: self.name.clone(), ..Default::default() };
+        let mut out = v1::Resource {
+            name: self.name.clone(),
+            ..Default::default()
+        };
         match &self.value {
             Value::Scalar(s) => {
                 out.r#type = Type::Scalar as i32;
@@ -217,30 +258,52 @@ impl Resource {
             Value::Ranges(rs) => {
                 out.r#type = Type::Ranges as i32;
                 out.ranges = Some(v1::value::Ranges {
-                    range: rs.iter().map(|x| v1::value::Range { begin: x.begin(), end: x.end() }).collect(),
+                    range: rs
+                        .iter()
+                        .map(|x| v1::value::Range {
+                            begin: x.begin(),
+                            end: x.end(),
+                        })
+                        .collect(),
                 });
             }
             Value::Set(s) => {
                 out.r#type = Type::Set as i32;
-                out.set = Some(v1::value::Set { item: s.iter().map(str::to_string).collect() });
+                out.set = Some(v1::value::Set {
+                    item: s.iter().map(str::to_string).collect(),
+                });
             }
         }
-        out.role = Some(self.reservations.last().map(|r| r.role.clone()).unwrap_or_else(|| "*".to_string()));
+        out.role = Some(
+            self.reservations
+                .last()
+                .map(|r| r.role.clone())
+                .unwrap_or_else(|| "*".to_string()),
+        );
         out.reservations = self.reservations.iter().map(reservation_out).collect();
-        out.allocation_info = self
-            .allocation_role
-            .as_ref()
-            .map(|role| v1::resource::AllocationInfo { role: Some(role.clone()) });
+        out.allocation_info =
+            self.allocation_role
+                .as_ref()
+                .map(|role| v1::resource::AllocationInfo {
+                    role: Some(role.clone()),
+                });
         out.disk = self.disk.as_ref().map(disk_out);
         out.revocable = self.revocable.then_some(v1::resource::RevocableInfo {});
         out.shared = self.shared.then_some(v1::resource::SharedInfo {});
-        out.provider_id = self.provider_id.as_ref().map(|p| v1::ResourceProviderId { value: p.clone() });
+        out.provider_id = self
+            .provider_id
+            .as_ref()
+            .map(|p| v1::ResourceProviderId { value: p.clone() });
         out
     }
 }
 
 fn missing(name: &str, kind: &'static str, field: &'static str) -> ProtoError {
-    ProtoError::MissingValue { name: name.to_string(), kind, field }
+    ProtoError::MissingValue {
+        name: name.to_string(),
+        kind,
+        field,
+    }
 }
 
 impl Resources {
@@ -295,7 +358,10 @@ impl Attribute {
     /// To the wire.
     pub fn to_proto(&self) -> v1::Attribute {
         use v1::value::Type;
-        let mut out = v1::Attribute { name: self.name.clone(), ..Default::default() };
+        let mut out = v1::Attribute {
+            name: self.name.clone(),
+            ..Default::default()
+        };
         match &self.value {
             AttributeValue::Scalar(s) => {
                 out.r#type = Type::Scalar as i32;
@@ -304,12 +370,20 @@ impl Attribute {
             AttributeValue::Ranges(rs) => {
                 out.r#type = Type::Ranges as i32;
                 out.ranges = Some(v1::value::Ranges {
-                    range: rs.iter().map(|x| v1::value::Range { begin: x.begin(), end: x.end() }).collect(),
+                    range: rs
+                        .iter()
+                        .map(|x| v1::value::Range {
+                            begin: x.begin(),
+                            end: x.end(),
+                        })
+                        .collect(),
                 });
             }
             AttributeValue::Set(s) => {
                 out.r#type = Type::Set as i32;
-                out.set = Some(v1::value::Set { item: s.iter().map(str::to_string).collect() });
+                out.set = Some(v1::value::Set {
+                    item: s.iter().map(str::to_string).collect(),
+                });
             }
             AttributeValue::Text(t) => {
                 out.r#type = Type::Text as i32;
@@ -345,18 +419,30 @@ mod tests {
     #[test]
     fn rejects_invalid_wire_values() {
         for bad in [-1.0, f64::NAN, f64::INFINITY] {
-            assert!(Resources::from_proto(&[scalar("cpus", bad)]).is_err(), "{bad}");
+            assert!(
+                Resources::from_proto(&[scalar("cpus", bad)]).is_err(),
+                "{bad}"
+            );
         }
         let inverted = v1::Resource {
             name: "ports".into(),
             r#type: v1::value::Type::Ranges as i32,
-            ranges: Some(v1::value::Ranges { range: vec![v1::value::Range { begin: 5, end: 3 }] }),
+            ranges: Some(v1::value::Ranges {
+                range: vec![v1::value::Range { begin: 5, end: 3 }],
+            }),
             ..Default::default()
         };
         let err = Resources::from_proto(&[inverted]).unwrap_err().to_string();
         assert!(err.contains("ports"), "{err}");
-        let no_value = v1::Resource { name: "mem".into(), r#type: v1::value::Type::Scalar as i32, ..Default::default() };
-        assert!(matches!(Resources::from_proto(&[no_value]), Err(ProtoError::MissingValue { .. })));
+        let no_value = v1::Resource {
+            name: "mem".into(),
+            r#type: v1::value::Type::Scalar as i32,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Resources::from_proto(&[no_value]),
+            Err(ProtoError::MissingValue { .. })
+        ));
     }
 
     #[test]

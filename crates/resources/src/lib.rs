@@ -31,8 +31,8 @@ mod set;
 mod validate;
 mod value;
 
-pub use convert::ProtoError;
 pub use attributes::{Attribute, AttributeValue, Attributes};
+pub use convert::ProtoError;
 pub use detect::{
     detect_defaults, fill_defaults, parse_meminfo_total_mb, read_machine, HostMachine,
     MachineProbe, MachineTotals, DEFAULT_PORTS,

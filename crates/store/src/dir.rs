@@ -16,7 +16,10 @@ pub struct DirStore {
 }
 
 fn io(key: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { key: key.to_string(), source }
+    move |source| StoreError::Io {
+        key: key.to_string(),
+        source,
+    }
 }
 
 impl DirStore {
@@ -24,7 +27,10 @@ impl DirStore {
     pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(io("<root>"))?;
-        Ok(Self { root, write: Mutex::new(()) })
+        Ok(Self {
+            root,
+            write: Mutex::new(()),
+        })
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -38,19 +44,31 @@ impl DirStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(key)(e)),
         };
-        let newline = bytes.iter().position(|b| *b == b'\n').ok_or_else(|| StoreError::Corrupt {
-            key: key.to_string(),
-            reason: "no version header".to_string(),
-        })?;
+        let newline =
+            bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: key.to_string(),
+                    reason: "no version header".to_string(),
+                })?;
         let version = std::str::from_utf8(&bytes[..newline])
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| StoreError::Corrupt { key: key.to_string(), reason: "bad version header".to_string() })?;
-        Ok(Some(Versioned { version, value: bytes[newline + 1..].to_vec() }))
+            .ok_or_else(|| StoreError::Corrupt {
+                key: key.to_string(),
+                reason: "bad version header".to_string(),
+            })?;
+        Ok(Some(Versioned {
+            version,
+            value: bytes[newline + 1..].to_vec(),
+        }))
     }
 
     fn sync_dir(&self, key: &str) -> Result<(), StoreError> {
-        File::open(&self.root).and_then(|d| d.sync_all()).map_err(io(key))
+        File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(io(key))
     }
 }
 
@@ -65,13 +83,23 @@ impl Store for DirStore {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let found = self.read(key)?.map(|v| v.version);
         if found != expected {
-            return Err(StoreError::Conflict { key: key.to_string(), expected, found });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+                expected,
+                found,
+            });
         }
         let version = found.unwrap_or(0) + 1;
         let tmp = self.root.join(format!(".{key}.tmp"));
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(io(key))?;
-            f.write_all(format!("{version}\n").as_bytes()).map_err(io(key))?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io(key))?;
+            f.write_all(format!("{version}\n").as_bytes())
+                .map_err(io(key))?;
             f.write_all(value).map_err(io(key))?;
             f.sync_all().map_err(io(key))?;
         }
@@ -85,7 +113,11 @@ impl Store for DirStore {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let found = self.read(key)?.map(|v| v.version);
         if found != Some(expected) {
-            return Err(StoreError::Conflict { key: key.to_string(), expected: Some(expected), found });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+                expected: Some(expected),
+                found,
+            });
         }
         fs::remove_file(self.path(key)).map_err(io(key))?;
         self.sync_dir(key)
@@ -94,7 +126,11 @@ impl Store for DirStore {
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(io("<root>"))? {
-            let name = entry.map_err(io("<root>"))?.file_name().to_string_lossy().into_owned();
+            let name = entry
+                .map_err(io("<root>"))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             if !name.starts_with('.') && name.starts_with(prefix) {
                 keys.push(name);
             }
@@ -117,9 +153,18 @@ mod tests {
     #[test]
     fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        DirStore::open(dir.path()).unwrap().put("k", b"v", None).unwrap();
+        DirStore::open(dir.path())
+            .unwrap()
+            .put("k", b"v", None)
+            .unwrap();
         let again = DirStore::open(dir.path()).unwrap();
-        assert_eq!(again.get("k").unwrap(), Some(Versioned { version: 1, value: b"v".to_vec() }));
+        assert_eq!(
+            again.get("k").unwrap(),
+            Some(Versioned {
+                version: 1,
+                value: b"v".to_vec()
+            })
+        );
     }
 
     #[test]

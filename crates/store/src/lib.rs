@@ -80,7 +80,9 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
         && key.len() <= 200
         && key != "."
         && key != ".."
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -97,10 +99,13 @@ pub fn bump_counter(store: &dyn Store, key: &str) -> Result<u64, StoreError> {
             None => (None, 0),
             Some(v) => {
                 let text = String::from_utf8_lossy(&v.value);
-                let n = text.trim().parse::<u64>().map_err(|e| StoreError::Corrupt {
-                    key: key.to_string(),
-                    reason: format!("not a counter: {e}"),
-                })?;
+                let n = text
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|e| StoreError::Corrupt {
+                        key: key.to_string(),
+                        reason: format!("not a counter: {e}"),
+                    })?;
                 (Some(v.version), n)
             }
         };
@@ -120,18 +125,39 @@ pub(crate) mod contract {
     pub fn run(store: &dyn Store) {
         assert!(store.get("a").unwrap().is_none());
         assert_eq!(store.put("a", b"1", None).unwrap(), 1);
-        assert!(matches!(store.put("a", b"x", None), Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            store.put("a", b"x", None),
+            Err(StoreError::Conflict { .. })
+        ));
         assert_eq!(store.get("a").unwrap().unwrap().value, b"1");
         assert_eq!(store.put("a", b"2", Some(1)).unwrap(), 2);
-        assert!(matches!(store.put("a", b"3", Some(1)), Err(StoreError::Conflict { .. })));
-        assert_eq!(store.get("a").unwrap(), Some(Versioned { version: 2, value: b"2".to_vec() }));
+        assert!(matches!(
+            store.put("a", b"3", Some(1)),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(
+            store.get("a").unwrap(),
+            Some(Versioned {
+                version: 2,
+                value: b"2".to_vec()
+            })
+        );
         store.put("ab", b"", None).unwrap();
         store.put("b", b"", None).unwrap();
-        assert_eq!(store.keys("a").unwrap(), vec!["a".to_string(), "ab".to_string()]);
-        assert!(matches!(store.delete("a", 1), Err(StoreError::Conflict { .. })));
+        assert_eq!(
+            store.keys("a").unwrap(),
+            vec!["a".to_string(), "ab".to_string()]
+        );
+        assert!(matches!(
+            store.delete("a", 1),
+            Err(StoreError::Conflict { .. })
+        ));
         store.delete("a", 2).unwrap();
         assert!(store.get("a").unwrap().is_none());
-        assert!(matches!(store.put("../x", b"", None), Err(StoreError::InvalidKey(_))));
+        assert!(matches!(
+            store.put("../x", b"", None),
+            Err(StoreError::InvalidKey(_))
+        ));
         assert_eq!(bump_counter(store, "epoch").unwrap(), 1);
         assert_eq!(bump_counter(store, "epoch").unwrap(), 2);
     }

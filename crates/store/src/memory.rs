@@ -34,10 +34,20 @@ impl Store for MemoryStore {
         let mut records = self.lock();
         let found = records.get(key).map(|v| v.version);
         if found != expected {
-            return Err(StoreError::Conflict { key: key.to_string(), expected, found });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+                expected,
+                found,
+            });
         }
         let version = found.unwrap_or(0) + 1;
-        records.insert(key.to_string(), Versioned { version, value: value.to_vec() });
+        records.insert(
+            key.to_string(),
+            Versioned {
+                version,
+                value: value.to_vec(),
+            },
+        );
         Ok(version)
     }
 
@@ -46,14 +56,23 @@ impl Store for MemoryStore {
         let mut records = self.lock();
         let found = records.get(key).map(|v| v.version);
         if found != Some(expected) {
-            return Err(StoreError::Conflict { key: key.to_string(), expected: Some(expected), found });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+                expected: Some(expected),
+                found,
+            });
         }
         records.remove(key);
         Ok(())
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.lock().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        Ok(self
+            .lock()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
     }
 }
 

@@ -1,0 +1,558 @@
+//! Scheduler API calls, once the HTTP edge has decoded and checked their shape.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use corral_api::internal::MasterMessage;
+use corral_api::v1::scheduler::{call, event, Call, Event};
+use corral_api::v1::{self, task_status::Reason, TaskState};
+
+use super::records::{framework_roles, Connection, Framework, Time};
+use super::status::master_status;
+use super::{CoreError, Effect, MasterCore, Subscribed};
+
+impl MasterCore {
+    /// SUBSCRIBE on a new stream `stream_id`. On success the SUBSCRIBED event (and any
+    /// redelivered state) has been emitted for the framework; on error the caller sends the
+    /// message as an ERROR event and closes the stream, as Mesos does after a 200.
+    pub fn subscribe(
+        &mut self,
+        subscribe: call::Subscribe,
+        stream_id: &str,
+        now: Time,
+    ) -> Result<Subscribed, String> {
+        let mut info = subscribe.framework_info;
+        let roles = framework_roles(&info);
+        if roles.is_empty() {
+            return Err("Framework must subscribe with at least one role".to_string());
+        }
+        for role in &roles {
+            corral_resources::validate_role(role).map_err(|e| format!("Invalid role: {e}"))?;
+        }
+        let requested_id = info.id.as_ref().map(|id| id.value.clone());
+        if let Some(id) = &requested_id {
+            if self.completed_frameworks.iter().any(|f| &f.id == id) {
+                return Err("Framework has been removed".to_string());
+            }
+        }
+        let framework_id = match requested_id {
+            Some(id) => id,
+            None => {
+                let id = format!("{}-{:04}", self.info.id, self.next_framework);
+                self.next_framework += 1;
+                id
+            }
+        };
+        info.id = Some(v1::FrameworkId {
+            value: framework_id.clone(),
+        });
+        let suppressed: Vec<String> = subscribe.suppressed_roles;
+
+        if let Some(existing) = self.frameworks.get_mut(&framework_id) {
+            // Re-subscription: a newer stream always wins.
+            if existing.info.principal.is_some() && existing.info.principal != info.principal {
+                return Err("Changing framework's principal is not allowed".to_string());
+            }
+            // `user` and `checkpoint` keep their old values, as in Mesos.
+            info.user = existing.info.user.clone();
+            info.checkpoint = existing.info.checkpoint;
+            let was_connected = existing.connected();
+            existing.info = info;
+            existing.roles = roles.clone();
+            existing.suppressed_roles = suppressed.iter().cloned().collect();
+            existing.connection = Connection::Connected {
+                stream_id: stream_id.to_string(),
+            };
+            existing.reregistered_time = Some(now);
+            existing.recovered = false;
+            if was_connected {
+                // Close the old stream; the runtime replaces the stream with the new one.
+                tracing::info!(framework_id, "framework re-subscribed on a new stream");
+            }
+            self.allocator
+                .update_framework(&framework_id, &roles, &suppressed);
+            self.allocator.activate_framework(&framework_id);
+            // Outstanding offers were sent on the old stream; rescind them so the scheduler is
+            // not left holding offers it never saw.
+            let offers: Vec<String> = self.frameworks[&framework_id]
+                .offers
+                .iter()
+                .cloned()
+                .collect();
+            for offer_id in offers {
+                self.remove_offer(&offer_id, None, now);
+            }
+        } else {
+            tracing::info!(framework_id, name = %info.name, "framework subscribed");
+            let framework = Framework {
+                id: framework_id.clone(),
+                info,
+                connection: Connection::Connected {
+                    stream_id: stream_id.to_string(),
+                },
+                roles: roles.clone(),
+                suppressed_roles: suppressed.iter().cloned().collect(),
+                registered_time: now,
+                reregistered_time: None,
+                unregistered_time: None,
+                tasks: BTreeSet::new(),
+                completed_tasks: VecDeque::new(),
+                offers: BTreeSet::new(),
+                executors: BTreeMap::new(),
+                recovered: false,
+            };
+            self.frameworks.insert(framework_id.clone(), framework);
+            self.allocator
+                .add_framework(&framework_id, &roles, &suppressed);
+        }
+
+        let subscribed = Event {
+            r#type: Some(event::Type::Subscribed as i32),
+            subscribed: Some(event::Subscribed {
+                framework_id: v1::FrameworkId {
+                    value: framework_id.clone(),
+                },
+                heartbeat_interval_seconds: Some(self.config.heartbeat_interval_secs),
+                master_info: Some(self.info.clone()),
+            }),
+            ..Default::default()
+        };
+        self.send_event(&framework_id, subscribed);
+        self.allocation_pending = true;
+        Ok(Subscribed { framework_id })
+    }
+
+    /// Check that a non-SUBSCRIBE call comes from the framework's current stream.
+    pub fn check_caller(
+        &self,
+        framework_id: &str,
+        stream_id: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let Some(f) = self.frameworks.get(framework_id) else {
+            return Err(CoreError::UnknownFramework(framework_id.to_string()));
+        };
+        match (&f.connection, stream_id) {
+            (Connection::Connected { stream_id: current }, Some(given)) if current == given => {
+                Ok(())
+            }
+            (Connection::Connected { .. }, Some(_)) => Err(CoreError::StreamMismatch(
+                "The stream ID included in this request didn't match the stream ID currently \
+                 associated with framework ID"
+                    .to_string(),
+            )),
+            (Connection::Connected { .. }, None) => Err(CoreError::StreamMismatch(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header".to_string(),
+            )),
+            (Connection::Disconnected { .. }, _) => Err(CoreError::NotSubscribed(
+                "Framework is not subscribed".to_string(),
+            )),
+        }
+    }
+
+    /// Every scheduler call but SUBSCRIBE (already checked with [`Self::check_caller`]).
+    pub fn scheduler_call(
+        &mut self,
+        framework_id: &str,
+        call: Call,
+        now: Time,
+    ) -> Result<(), CoreError> {
+        use call::Type as T;
+        let Some(kind) = call.r#type.and_then(|t| T::try_from(t).ok()) else {
+            return Err(CoreError::Invalid(
+                "Expecting 'type' to be present".to_string(),
+            ));
+        };
+        match kind {
+            T::Teardown => self.remove_framework(framework_id, now),
+            T::Accept => {
+                let accept = call.accept.ok_or_else(|| missing("accept"))?;
+                self.accept(framework_id, accept, now);
+            }
+            T::Decline => {
+                let decline = call.decline.ok_or_else(|| missing("decline"))?;
+                let refuse = decline
+                    .filters
+                    .as_ref()
+                    .map(|f| f.refuse_seconds())
+                    .unwrap_or(5.0);
+                for offer_id in decline.offer_ids {
+                    if self.owned_offer(framework_id, &offer_id.value) {
+                        self.counters.offers_declined += 1;
+                        self.remove_offer(&offer_id.value, Some(refuse), now);
+                    }
+                }
+            }
+            T::Revive => {
+                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                self.allocator.revive(framework_id, &roles);
+                if let Some(f) = self.frameworks.get_mut(framework_id) {
+                    if roles.is_empty() {
+                        f.suppressed_roles.clear();
+                    } else {
+                        for r in &roles {
+                            f.suppressed_roles.remove(r);
+                        }
+                    }
+                }
+                self.allocation_pending = true;
+            }
+            T::Suppress => {
+                let roles = call.suppress.map(|s| s.roles).unwrap_or_default();
+                self.allocator.suppress(framework_id, &roles);
+                if let Some(f) = self.frameworks.get_mut(framework_id) {
+                    let roles = if roles.is_empty() {
+                        f.roles.clone()
+                    } else {
+                        roles
+                    };
+                    f.suppressed_roles.extend(roles);
+                }
+            }
+            T::Kill => {
+                let kill = call.kill.ok_or_else(|| missing("kill"))?;
+                self.kill(framework_id, kill, now);
+            }
+            T::Shutdown => {
+                let shutdown = call.shutdown.ok_or_else(|| missing("shutdown"))?;
+                self.emit(Effect::ToAgent {
+                    agent_id: shutdown.agent_id.value,
+                    message: MasterMessage::ShutdownExecutor {
+                        framework_id: fid(framework_id),
+                        executor_id: shutdown.executor_id,
+                    },
+                });
+            }
+            T::Acknowledge => {
+                let ack = call.acknowledge.ok_or_else(|| missing("acknowledge"))?;
+                self.acknowledge(framework_id, ack)?;
+            }
+            T::Reconcile => {
+                let reconcile = call.reconcile.unwrap_or_default();
+                self.reconcile(framework_id, reconcile, now);
+            }
+            T::Message => {
+                let message = call.message.ok_or_else(|| missing("message"))?;
+                self.emit(Effect::ToAgent {
+                    agent_id: message.agent_id.value,
+                    message: MasterMessage::FrameworkMessage {
+                        framework_id: fid(framework_id),
+                        executor_id: message.executor_id,
+                        data: message.data,
+                    },
+                });
+            }
+            T::UpdateFramework => {
+                let update = call
+                    .update_framework
+                    .ok_or_else(|| missing("update_framework"))?;
+                self.update_framework(framework_id, update)?;
+            }
+            // Accepted and, for now, without effect: the first allocator ignores REQUEST, and
+            // there are no inverse offers or offer operations with feedback yet.
+            T::Request
+            | T::AcceptInverseOffers
+            | T::DeclineInverseOffers
+            | T::AcknowledgeOperationStatus
+            | T::ReconcileOperations => {}
+            T::Subscribe => {
+                return Err(CoreError::Invalid(
+                    "SUBSCRIBE must open its own stream".to_string(),
+                ))
+            }
+            T::Unknown => return Err(CoreError::Invalid("Unknown call type".to_string())),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn owned_offer(&self, framework_id: &str, offer_id: &str) -> bool {
+        self.offers
+            .get(offer_id)
+            .is_some_and(|o| o.framework_id == framework_id)
+    }
+
+    fn update_framework(
+        &mut self,
+        framework_id: &str,
+        update: call::UpdateFramework,
+    ) -> Result<(), CoreError> {
+        let mut info = update.framework_info;
+        if info.id.as_ref().map(|i| i.value.as_str()) != Some(framework_id) {
+            return Err(CoreError::Invalid(
+                "'framework_info.id' must match the framework sending the call".to_string(),
+            ));
+        }
+        let roles = framework_roles(&info);
+        for role in &roles {
+            corral_resources::validate_role(role)
+                .map_err(|e| CoreError::Invalid(format!("Invalid role: {e}")))?;
+        }
+        let Some(f) = self.frameworks.get_mut(framework_id) else {
+            return Err(CoreError::UnknownFramework(framework_id.to_string()));
+        };
+        if f.info.principal != info.principal {
+            return Err(CoreError::Invalid(
+                "Changing framework's principal is not allowed".to_string(),
+            ));
+        }
+        info.user = f.info.user.clone();
+        info.checkpoint = f.info.checkpoint;
+        f.info = info;
+        f.roles = roles.clone();
+        f.suppressed_roles = update.suppressed_roles.iter().cloned().collect();
+        self.allocator
+            .update_framework(framework_id, &roles, &update.suppressed_roles);
+        self.allocation_pending = true;
+        Ok(())
+    }
+
+    fn kill(&mut self, framework_id: &str, kill: call::Kill, now: Time) {
+        let key = (framework_id.to_string(), kill.task_id.value.clone());
+        match self.tasks.get(&key) {
+            Some(record) if !record.terminal => {
+                let agent_id = record.task.agent_id.value.clone();
+                self.emit(Effect::ToAgent {
+                    agent_id,
+                    message: MasterMessage::KillTask {
+                        framework_id: fid(framework_id),
+                        task_id: kill.task_id,
+                        kill_policy: kill.kill_policy,
+                    },
+                });
+            }
+            Some(_) => {}
+            None => {
+                // Unknown task: answer as an explicit reconciliation would.
+                let task = call::reconcile::Task {
+                    task_id: kill.task_id,
+                    agent_id: kill.agent_id,
+                };
+                self.reconcile(framework_id, call::Reconcile { tasks: vec![task] }, now);
+            }
+        }
+    }
+
+    fn acknowledge(&mut self, framework_id: &str, ack: call::Acknowledge) -> Result<(), CoreError> {
+        if ack.uuid.len() != 16 {
+            return Err(CoreError::Invalid(format!(
+                "Failed to validate scheduler::Call: 'uuid' must be 16 bytes, got {}",
+                ack.uuid.len()
+            )));
+        }
+        let key = (framework_id.to_string(), ack.task_id.value.clone());
+        if let Some(record) = self.tasks.get(&key) {
+            let acked_terminal = record.terminal
+                && record.task.status_update_uuid.as_deref() == Some(ack.uuid.as_slice());
+            if acked_terminal {
+                self.complete_task(framework_id, &ack.task_id.value);
+            }
+        }
+        self.emit(Effect::ToAgent {
+            agent_id: ack.agent_id.value,
+            message: MasterMessage::StatusUpdateAcknowledgement {
+                framework_id: fid(framework_id),
+                task_id: ack.task_id,
+                uuid: ack.uuid,
+            },
+        });
+        Ok(())
+    }
+
+    /// Explicit (tasks listed) or implicit (no tasks: every task of the framework)
+    /// reconciliation. Answers carry SOURCE_MASTER, REASON_RECONCILIATION and no uuid.
+    pub(crate) fn reconcile(&mut self, framework_id: &str, reconcile: call::Reconcile, now: Time) {
+        let mut answers = Vec::new();
+        if reconcile.tasks.is_empty() {
+            for ((f, _), record) in self
+                .tasks
+                .range((framework_id.to_string(), String::new())..)
+            {
+                if f != framework_id {
+                    break;
+                }
+                answers.push(self.reconcile_known(record, now));
+            }
+        } else {
+            for t in reconcile.tasks {
+                let key = (framework_id.to_string(), t.task_id.value.clone());
+                let answer = match self.tasks.get(&key) {
+                    Some(record) => self.reconcile_known(record, now),
+                    None => self.reconcile_unknown(&t, now),
+                };
+                answers.push(answer);
+            }
+        }
+        for status in answers {
+            self.send_master_update(framework_id, status);
+        }
+    }
+
+    fn reconcile_known(&self, record: &super::records::TaskRecord, now: Time) -> v1::TaskStatus {
+        let mut status = master_status(
+            &record.task.task_id.value,
+            record.task.state(),
+            Reason::Reconciliation,
+            "Reconciliation: latest task status",
+            Some(&record.task.agent_id.value),
+            now,
+        );
+        status.executor_id = record.task.executor_id.clone();
+        if let Some(latest) = record.task.statuses.last() {
+            status.healthy = latest.healthy;
+            status.container_status = latest.container_status.clone();
+        }
+        status
+    }
+
+    fn reconcile_unknown(&self, t: &call::reconcile::Task, now: Time) -> v1::TaskStatus {
+        let agent = t.agent_id.as_ref().map(|a| a.value.as_str());
+        let (state, message) = match agent {
+            Some(a) if self.agents.contains_key(a) => (
+                TaskState::TaskGone,
+                "Reconciliation: Task is unknown to the agent",
+            ),
+            Some(a) if self.unreachable_agents.contains_key(a) => (
+                TaskState::TaskUnreachable,
+                "Reconciliation: Task is unreachable",
+            ),
+            Some(_) => (TaskState::TaskUnknown, "Reconciliation: Task is unknown"),
+            None => (TaskState::TaskUnknown, "Reconciliation: Task is unknown"),
+        };
+        master_status(
+            &t.task_id.value,
+            state,
+            Reason::Reconciliation,
+            message,
+            agent,
+            now,
+        )
+    }
+
+    /// The framework's stream broke. It keeps its tasks for `failover_timeout`.
+    pub fn framework_disconnected(&mut self, framework_id: &str, stream_id: &str, now: Time) {
+        let Some(f) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        match &f.connection {
+            Connection::Connected { stream_id: current } if current == stream_id => {}
+            _ => return, // an older stream closing after a re-subscription
+        }
+        let timeout = f.info.failover_timeout().max(0.0);
+        tracing::info!(
+            framework_id,
+            failover_timeout = timeout,
+            "framework disconnected"
+        );
+        f.connection = Connection::Disconnected {
+            since: now,
+            failover_deadline: now + timeout,
+        };
+        f.unregistered_time = Some(now);
+        self.allocator.deactivate_framework(framework_id);
+        let offers: Vec<String> = f.offers.iter().cloned().collect();
+        for offer_id in offers {
+            self.remove_offer(&offer_id, None, now);
+        }
+        if timeout == 0.0 {
+            self.remove_framework(framework_id, now);
+        }
+    }
+
+    pub(crate) fn expire_failover_timeouts(&mut self, now: Time) {
+        let expired: Vec<String> = self
+            .frameworks
+            .values()
+            .filter(|f| matches!(f.connection, Connection::Disconnected { failover_deadline, .. } if failover_deadline <= now))
+            .map(|f| f.id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(framework_id = %id, "framework failover timeout expired; removing it");
+            self.remove_framework(&id, now);
+        }
+    }
+
+    /// Remove a framework: rescind its offers, shut down its executors and tasks on every
+    /// agent, and keep it in the completed list.
+    pub fn remove_framework(&mut self, framework_id: &str, now: Time) {
+        let Some(f) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let offers: Vec<String> = f.offers.iter().cloned().collect();
+        let executor_agents: Vec<String> = f.executors.keys().cloned().collect();
+        for offer_id in offers {
+            self.remove_offer(&offer_id, None, now);
+        }
+        let agents: BTreeSet<String> = self
+            .tasks
+            .iter()
+            .filter(|((fw, _), _)| fw == framework_id)
+            .map(|(_, r)| r.task.agent_id.value.clone())
+            .chain(executor_agents)
+            .collect();
+        for agent_id in agents {
+            self.emit(Effect::ToAgent {
+                agent_id,
+                message: MasterMessage::ShutdownFramework {
+                    framework_id: fid(framework_id),
+                },
+            });
+        }
+        // Its tasks end as KILLED from the master's point of view; the agents kill them.
+        let task_ids: Vec<String> = self
+            .tasks
+            .keys()
+            .filter(|(fw, _)| fw == framework_id)
+            .map(|(_, t)| t.clone())
+            .collect();
+        for task_id in task_ids {
+            let agent = self.tasks[&(framework_id.to_string(), task_id.clone())]
+                .task
+                .agent_id
+                .value
+                .clone();
+            let status = master_status(
+                &task_id,
+                TaskState::TaskKilled,
+                Reason::FrameworkRemoved,
+                "Framework removed",
+                Some(&agent),
+                now,
+            );
+            self.record_status(framework_id, &task_id, &status, now);
+            self.complete_task(framework_id, &task_id);
+        }
+        // Executor resources go back too.
+        let executors: Vec<(String, String)> = self.frameworks[framework_id]
+            .executors
+            .iter()
+            .flat_map(|(a, es)| es.keys().map(move |e| (a.clone(), e.clone())))
+            .collect();
+        for (agent_id, executor_id) in executors {
+            self.remove_executor(framework_id, &agent_id, &executor_id, now);
+        }
+        self.allocator.remove_framework(framework_id);
+        self.emit(Effect::CloseFramework {
+            framework_id: framework_id.to_string(),
+        });
+        if let Some(mut f) = self.frameworks.remove(framework_id) {
+            f.unregistered_time = Some(now);
+            f.connection = Connection::Disconnected {
+                since: now,
+                failover_deadline: now,
+            };
+            self.completed_frameworks.push_back(f);
+            while self.completed_frameworks.len() > self.config.max_completed_frameworks {
+                self.completed_frameworks.pop_front();
+            }
+        }
+        tracing::info!(framework_id, "framework removed");
+    }
+}
+
+fn fid(id: &str) -> v1::FrameworkId {
+    v1::FrameworkId {
+        value: id.to_string(),
+    }
+}
+
+fn missing(field: &str) -> CoreError {
+    CoreError::Invalid(format!("Expecting '{field}' to be present"))
+}

@@ -1,0 +1,190 @@
+//! `corral master` flags: Mesos's names and `MESOS_*` environment variables where the meaning is
+//! the same, so existing deployment scripts keep working.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::core::CoreConfig;
+use crate::runtime::Timers;
+use crate::MasterError;
+
+/// Flags of `corral master`.
+#[derive(Debug, Clone, Args)]
+pub struct MasterFlags {
+    /// IP address to listen on.
+    #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
+    pub ip: Ipv4Addr,
+    /// Port to listen on (0: any free port).
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
+    pub port: u16,
+    /// Hostname to advertise (default: the advertised IP).
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// IP address to advertise to clients (default: --ip).
+    #[arg(long = "advertise_ip", env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<Ipv4Addr>,
+    /// Port to advertise to clients (default: the bound port).
+    #[arg(long = "advertise_port", env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+    /// Where the master keeps its state.
+    #[arg(
+        long = "work_dir",
+        env = "MESOS_WORK_DIR",
+        default_value = "./.corral/master"
+    )]
+    pub work_dir: PathBuf,
+    /// Human-readable cluster name.
+    #[arg(long, env = "MESOS_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Rescind offers outstanding this long (e.g. `30secs`; none by default).
+    #[arg(long = "offer_timeout", env = "MESOS_OFFER_TIMEOUT")]
+    pub offer_timeout: Option<String>,
+    /// How often agents are pinged.
+    #[arg(
+        long = "agent_ping_timeout",
+        env = "MESOS_AGENT_PING_TIMEOUT",
+        default_value = "15secs"
+    )]
+    pub agent_ping_timeout: String,
+    /// Missed pings before an agent is marked unreachable.
+    #[arg(
+        long = "max_agent_ping_timeouts",
+        env = "MESOS_MAX_AGENT_PING_TIMEOUTS",
+        default_value_t = 5
+    )]
+    pub max_agent_ping_timeouts: u32,
+    /// Completed frameworks kept in memory.
+    #[arg(
+        long = "max_completed_frameworks",
+        env = "MESOS_MAX_COMPLETED_FRAMEWORKS",
+        default_value_t = 50
+    )]
+    pub max_completed_frameworks: usize,
+    /// Completed tasks kept per framework.
+    #[arg(
+        long = "max_completed_tasks_per_framework",
+        env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_completed_tasks_per_framework: usize,
+    /// How often HEARTBEAT events are actually sent (the advertised interval stays 15 s). A
+    /// short interval makes clients that handle an event only when the next record arrives
+    /// (mesoshttp) prompt.
+    #[arg(
+        long = "heartbeat_send_interval",
+        env = "CORRAL_HEARTBEAT_SECS",
+        default_value = "15secs"
+    )]
+    pub heartbeat_send_interval: String,
+    /// Largest accepted request body, in bytes.
+    #[arg(long = "max_body_bytes", env = "CORRAL_MAX_BODY_BYTES", default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
+}
+
+/// What the flags mean, checked.
+pub(crate) struct Settings {
+    pub core: CoreConfig,
+    pub timers: Timers,
+    pub max_body_bytes: usize,
+}
+
+fn duration(flag: &'static str, text: &str) -> Result<Duration, MasterError> {
+    corral_api::duration::parse(text).map_err(|e| MasterError::Flag {
+        flag,
+        reason: e.to_string(),
+    })
+}
+
+impl MasterFlags {
+    pub(crate) fn settings(&self) -> Result<Settings, MasterError> {
+        let ping = duration("agent_ping_timeout", &self.agent_ping_timeout)?;
+        if ping.is_zero() {
+            return Err(MasterError::Flag {
+                flag: "agent_ping_timeout",
+                reason: "must be positive".into(),
+            });
+        }
+        let offer_timeout = match &self.offer_timeout {
+            Some(t) => Some(duration("offer_timeout", t)?.as_secs_f64()),
+            None => None,
+        };
+        let heartbeat = duration("heartbeat_send_interval", &self.heartbeat_send_interval)?;
+        if heartbeat < Duration::from_millis(100) {
+            return Err(MasterError::Flag {
+                flag: "heartbeat_send_interval",
+                reason: "must be at least 100ms".into(),
+            });
+        }
+        let core = CoreConfig {
+            heartbeat_interval_secs: 15.0,
+            agent_ping_timeout_secs: ping.as_secs_f64(),
+            max_agent_ping_timeouts: self.max_agent_ping_timeouts.max(1),
+            offer_timeout_secs: offer_timeout,
+            max_completed_frameworks: self.max_completed_frameworks,
+            max_completed_tasks_per_framework: self.max_completed_tasks_per_framework,
+        };
+        let timers = Timers {
+            heartbeat,
+            agent_ping: ping,
+            tick: Duration::from_millis(100),
+        };
+        Ok(Settings {
+            core,
+            timers,
+            max_body_bytes: self.max_body_bytes.max(1024),
+        })
+    }
+
+    /// The flags as `/flags` and `/state` show them.
+    pub fn as_map(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        m.insert("ip".into(), self.ip.to_string());
+        m.insert("port".into(), self.port.to_string());
+        if let Some(h) = &self.hostname {
+            m.insert("hostname".into(), h.clone());
+        }
+        m.insert("work_dir".into(), self.work_dir.display().to_string());
+        m.insert("agent_ping_timeout".into(), self.agent_ping_timeout.clone());
+        m.insert(
+            "max_agent_ping_timeouts".into(),
+            self.max_agent_ping_timeouts.to_string(),
+        );
+        m.insert(
+            "max_completed_frameworks".into(),
+            self.max_completed_frameworks.to_string(),
+        );
+        m.insert(
+            "max_completed_tasks_per_framework".into(),
+            self.max_completed_tasks_per_framework.to_string(),
+        );
+        if let Some(t) = &self.offer_timeout {
+            m.insert("offer_timeout".into(), t.clone());
+        }
+        m.insert("registry".into(), "corral_dir_store".into());
+        m
+    }
+
+    /// Flags with their defaults (for `corral up`, tests and benchmarks).
+    pub fn defaults() -> Self {
+        Self {
+            ip: Ipv4Addr::LOCALHOST,
+            port: 5050,
+            hostname: None,
+            advertise_ip: None,
+            advertise_port: None,
+            work_dir: PathBuf::from("./.corral/master"),
+            cluster: None,
+            offer_timeout: None,
+            agent_ping_timeout: "15secs".into(),
+            max_agent_ping_timeouts: 5,
+            max_completed_frameworks: 50,
+            max_completed_tasks_per_framework: 1000,
+            heartbeat_send_interval: "15secs".into(),
+            max_body_bytes: 4 << 20,
+        }
+    }
+}

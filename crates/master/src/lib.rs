@@ -1,0 +1,201 @@
+//! The Corral master.
+//!
+//! * [`core`]: the sans-IO decision core (frameworks, agents, offers, tasks, status updates).
+//! * [`allocator`]: the allocator seam and the first allocator.
+//! * [`runtime`]: the actor that owns the core and does its I/O.
+//! * [`http`]: the HTTP surface (scheduler API, agent protocol, legacy endpoints).
+//! * [`start`]: wires them together behind a listener.
+
+pub mod allocator;
+pub mod clock;
+pub mod core;
+mod flags;
+pub mod http;
+mod res;
+pub mod runtime;
+mod ui;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_api::v1;
+use corral_http::{serve, BodyLimitLayer, JsonpLayer, PathNormalizeLayer, PathRules, ServerLimits};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+
+pub use flags::MasterFlags;
+
+use crate::allocator::first::FirstFitAllocator;
+use crate::clock::{Clock, SystemClock};
+use crate::core::view::Identity;
+use crate::core::MasterCore;
+use crate::runtime::Runtime;
+
+/// Why the master could not start.
+#[derive(Debug, Error)]
+pub enum MasterError {
+    /// A flag is invalid.
+    #[error("invalid flag --{flag}: {reason}")]
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The work directory's store failed.
+    #[error("state store: {0}")]
+    Store(#[from] corral_store::StoreError),
+}
+
+/// A running master.
+pub struct RunningMaster {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The master's id.
+    pub id: String,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    runtime: JoinHandle<()>,
+}
+
+impl RunningMaster {
+    /// Stop serving and wait until everything has stopped.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        let _ = self.runtime.await;
+    }
+
+    /// Wait until the master stops (it does not stop by itself unless its server fails).
+    pub async fn wait(self) {
+        let _ = self.server.await;
+        let _ = self.stop.send(true);
+        let _ = self.runtime.await;
+    }
+}
+
+/// Start a master: bind, take the next leader epoch, start the actor and the HTTP server.
+pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
+    let settings = flags.settings()?;
+    let bind = format!("{}:{}", flags.ip, flags.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| MasterError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| MasterError::Bind { addr: bind, source })?;
+
+    let store = corral_store::DirStore::open(flags.work_dir.join("store"))?;
+    let epoch = corral_store::bump_counter(&store, "leader-epoch")?;
+
+    let advertise_ip = flags.advertise_ip.unwrap_or(flags.ip);
+    let advertise_port = flags.advertise_port.unwrap_or(addr.port());
+    let hostname = flags
+        .hostname
+        .clone()
+        .unwrap_or_else(|| advertise_ip.to_string());
+    let id = corral_api::ids::new_uuid_string();
+    let pid = format!("master@{advertise_ip}:{advertise_port}");
+    let info = master_info(&id, advertise_ip, advertise_port, &hostname, &pid);
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let core = MasterCore::new(
+        settings.core,
+        info,
+        epoch,
+        Box::new(FirstFitAllocator::new()),
+        clock.now(),
+    );
+    let (runtime, commands) = Runtime::new(core, clock, settings.timers);
+    let (stop, stop_rx) = watch::channel(false);
+    let runtime = {
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = runtime.run() => {}
+                _ = stop_rx.wait_for(|s| *s) => {}
+            }
+        })
+    };
+
+    let identity = Arc::new(Identity {
+        pid: pid.clone(),
+        flags: flags.as_map(),
+        cluster: flags.cluster.clone(),
+    });
+    let state = http::AppState {
+        commands,
+        identity,
+        advertised: format!("{hostname}:{advertise_port}"),
+    };
+    let service = ServiceBuilder::new()
+        .layer(PathNormalizeLayer::new(PathRules::master()))
+        .layer(JsonpLayer)
+        .layer(BodyLimitLayer::new(settings.max_body_bytes))
+        .service(http::router(state));
+    let server = {
+        let mut stop_rx = stop_rx;
+        let limits = ServerLimits {
+            shutdown_grace: Duration::from_secs(2),
+            ..ServerLimits::default()
+        };
+        tokio::spawn(serve(listener, service, limits, async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }))
+    };
+    tracing::info!(%addr, master_id = %id, epoch, "master started");
+    Ok(RunningMaster {
+        addr,
+        id,
+        stop,
+        server,
+        runtime,
+    })
+}
+
+fn master_info(
+    id: &str,
+    ip: std::net::Ipv4Addr,
+    port: u16,
+    hostname: &str,
+    pid: &str,
+) -> v1::MasterInfo {
+    use v1::master_info::capability::Type as Cap;
+    v1::MasterInfo {
+        id: id.to_string(),
+        // Network byte order packed into a u32, as Mesos does (127.0.0.1 → 16777343).
+        ip: u32::from_le_bytes(ip.octets()),
+        port: u32::from(port),
+        pid: Some(pid.to_string()),
+        hostname: Some(hostname.to_string()),
+        version: Some(corral_api::MESOS_COMPAT_VERSION.to_string()),
+        address: Some(v1::Address {
+            hostname: Some(hostname.to_string()),
+            ip: Some(ip.to_string()),
+            port: i32::from(port),
+        }),
+        domain: None,
+        capabilities: [Cap::AgentUpdate, Cap::AgentDraining, Cap::QuotaV2]
+            .into_iter()
+            .map(|t| v1::master_info::Capability {
+                r#type: Some(t as i32),
+            })
+            .collect(),
+    }
+}
