@@ -22,6 +22,9 @@ pub const STREAM_CAPACITY: usize = 65_536;
 /// A read-only job run on the actor against the core (with `now`).
 pub type QueryFn = Box<dyn FnOnce(&MasterCore, f64) + Send>;
 
+/// An operator action run on the actor against the core (with `now`).
+pub type MutateFn = Box<dyn FnOnce(&mut MasterCore, f64) + Send>;
+
 /// A request to the actor.
 #[allow(clippy::large_enum_variant)] // moved once from a handler to the actor
 pub enum Command {
@@ -63,6 +66,8 @@ pub enum Command {
     },
     /// Run a read-only query against the core (views for the HTTP endpoints).
     Query(QueryFn),
+    /// Run an operator action against the core.
+    Mutate(MutateFn),
     /// A subscriber's stream ended (the client went away).
     StreamClosed(StreamKey),
 }
@@ -79,10 +84,19 @@ pub enum StreamKey {
     Agent { agent_id: String, stream_id: String },
 }
 
+/// A subscriber's stream. Dropping it closes the stream: the close watcher holds a sender
+/// clone, so it is aborted here too.
 struct Stream {
     stream_id: String,
     encoding: Encoding,
     tx: mpsc::Sender<Bytes>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
 }
 
 /// Timer settings of the runtime.
@@ -184,22 +198,19 @@ impl Runtime {
                 let stream_id = corral_api::ids::new_uuid_string();
                 match self.core.subscribe(subscribe, &stream_id, now) {
                     Ok(s) => {
-                        let old = self.frameworks.insert(
-                            s.framework_id.clone(),
-                            Stream {
-                                stream_id: stream_id.clone(),
-                                encoding,
-                                tx: events.clone(),
-                            },
-                        );
-                        drop(old); // closes the previous subscription's stream
-                        self.watch_close(
-                            events,
-                            StreamKey::Framework {
-                                framework_id: s.framework_id.clone(),
-                                stream_id: stream_id.clone(),
-                            },
-                        );
+                        let key = StreamKey::Framework {
+                            framework_id: s.framework_id.clone(),
+                            stream_id: stream_id.clone(),
+                        };
+                        let watcher = self.watch_close(events.clone(), key);
+                        let stream = Stream {
+                            stream_id: stream_id.clone(),
+                            encoding,
+                            tx: events,
+                            watcher,
+                        };
+                        // Replacing the previous subscription's stream closes it.
+                        drop(self.frameworks.insert(s.framework_id.clone(), stream));
                         let _ = reply.send(Ok((stream_id, s.framework_id)));
                     }
                     Err(message) => {
@@ -233,21 +244,18 @@ impl Runtime {
                 let stream_id = corral_api::ids::new_uuid_string();
                 match self.core.agent_subscribe(envelope, &stream_id, now) {
                     Ok(agent_id) => {
-                        self.agents.insert(
-                            agent_id.clone(),
-                            Stream {
-                                stream_id: stream_id.clone(),
-                                encoding: Encoding::Json,
-                                tx: messages.clone(),
-                            },
-                        );
-                        self.watch_close(
-                            messages,
-                            StreamKey::Agent {
-                                agent_id: agent_id.clone(),
-                                stream_id,
-                            },
-                        );
+                        let key = StreamKey::Agent {
+                            agent_id: agent_id.clone(),
+                            stream_id: stream_id.clone(),
+                        };
+                        let watcher = self.watch_close(messages.clone(), key);
+                        let stream = Stream {
+                            stream_id,
+                            encoding: Encoding::Json,
+                            tx: messages,
+                            watcher,
+                        };
+                        drop(self.agents.insert(agent_id.clone(), stream));
                         let _ = reply.send(Ok(agent_id));
                     }
                     Err(e) => {
@@ -259,6 +267,7 @@ impl Runtime {
                 let _ = reply.send(self.core.agent_call(envelope, now));
             }
             Command::Query(query) => query(&self.core, now),
+            Command::Mutate(action) => action(&mut self.core, now),
             Command::StreamClosed(key) => match key {
                 StreamKey::Framework {
                     framework_id,
@@ -293,12 +302,13 @@ impl Runtime {
     }
 
     /// Tell the actor when the client behind `tx` goes away.
-    fn watch_close(&self, tx: mpsc::Sender<Bytes>, key: StreamKey) {
+    fn watch_close(&self, tx: mpsc::Sender<Bytes>, key: StreamKey) -> tokio::task::JoinHandle<()> {
         let me = self.self_tx.clone();
         tokio::spawn(async move {
             tx.closed().await;
+            drop(tx);
             let _ = me.send(Command::StreamClosed(key)).await;
-        });
+        })
     }
 
     /// Carry out the core's effects.

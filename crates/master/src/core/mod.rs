@@ -13,6 +13,7 @@
 pub mod accept;
 pub mod agents;
 pub mod effect;
+pub mod operator;
 pub mod records;
 pub mod scheduler;
 pub mod status;

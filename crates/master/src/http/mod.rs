@@ -3,6 +3,7 @@
 
 mod agent;
 mod legacy;
+mod operator;
 mod scheduler;
 
 use std::sync::Arc;
@@ -43,6 +44,23 @@ impl AppState {
             .map_err(|_| unavailable())?;
         rx.await.map_err(|_| unavailable())
     }
+
+    /// Run `f` on the core inside the actor, mutably (operator actions), and return its
+    /// result; the runtime carries out the effects it produced.
+    pub async fn mutate<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut MasterCore, f64) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Box::new(move |core: &mut MasterCore, now: f64| {
+            let _ = tx.send(f(core, now));
+        });
+        self.commands
+            .send(Command::Mutate(job))
+            .await
+            .map_err(|_| unavailable())?;
+        rx.await.map_err(|_| unavailable())
+    }
 }
 
 pub(crate) fn unavailable() -> ApiError {
@@ -66,6 +84,7 @@ impl From<CoreError> for ApiError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/scheduler", any(scheduler::handle))
+        .route("/api/v1", any(operator::handle))
         .route(corral_api::internal::AGENT_ENDPOINT, any(agent::handle))
         .route("/state", get(legacy::state))
         .route("/state-summary", get(legacy::state_summary))
