@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 //! The master's HTTP surface over real loopback: the subscription stream, Mesos's status codes
 //! for bad calls, path aliases, and that bad input changes nothing.
 
