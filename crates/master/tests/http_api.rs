@@ -33,10 +33,7 @@ async fn records(resp: &mut reqwest::Response, n: usize) -> Vec<Value> {
             .unwrap()
             .unwrap();
         buf.extend_from_slice(&chunk);
-        loop {
-            let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
-                break;
-            };
+        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             let len: usize = std::str::from_utf8(&buf[..nl]).unwrap().parse().unwrap();
             if buf.len() < nl + 1 + len {
                 break;
@@ -137,12 +134,7 @@ async fn subscription_stream_and_calls() {
         202
     );
     let end = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match resp.chunk().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = resp.chunk().await {}
     })
     .await;
     assert!(end.is_ok(), "stream closed after TEARDOWN");
