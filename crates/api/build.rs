@@ -203,12 +203,16 @@ fn field_attribute(
         | Type::Fixed64
         | Type::Sfixed32
         | Type::Sfixed64 => Some(format!("crate::json::int_{shape}::<_, _>")),
-        Type::Message if shape == "vec" => {
+        Type::Message | Type::String if shape == "vec" => {
             Some("crate::json::one_or_many::deserialize::<_, _>".to_string())
         }
         _ => None,
     };
     let mut parts: Vec<String> = Vec::new();
+    // prost snake_cases field names (SNMP statistics use `DefaultTTL`, …); JSON keeps the proto's.
+    if field.name().chars().any(|c| c.is_ascii_uppercase()) {
+        parts.push(format!("rename = \"{}\"", field.name()));
+    }
     match shape {
         "opt" => parts.push("default, skip_serializing_if = \"Option::is_none\"".into()),
         "vec" => parts.push("default, skip_serializing_if = \"Vec::is_empty\"".into()),

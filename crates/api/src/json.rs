@@ -272,16 +272,63 @@ impl<'de, T: LenientNumber> Deserialize<'de> for Lenient<T> {
     }
 }
 
+/// A number as JSON output: finite values as numbers; non-finite doubles as the strings
+/// `"Infinity"`, `"-Infinity"` and `"NaN"` (JSON has no tokens for them; the input side reads
+/// them back).
+pub trait OutputNumber {
+    /// Serialize `self`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+macro_rules! output_int {
+    ($($t:ty),*) => {$(
+        impl OutputNumber for $t {
+            fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { self.serialize(s) }
+        }
+    )*};
+}
+output_int!(i32, i64, u32, u64);
+
+macro_rules! output_float {
+    ($($t:ty),*) => {$(
+        impl OutputNumber for $t {
+            fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if self.is_finite() {
+                    self.serialize(s)
+                } else if self.is_nan() {
+                    s.serialize_str("NaN")
+                } else if *self > 0.0 {
+                    s.serialize_str("Infinity")
+                } else {
+                    s.serialize_str("-Infinity")
+                }
+            }
+        }
+    )*};
+}
+output_float!(f32, f64);
+
+struct Out<'a, T>(&'a T);
+
+impl<T: OutputNumber> Serialize for Out<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.write(s)
+    }
+}
+
 macro_rules! number_modules {
     ($opt:ident, $req:ident, $vec:ident) => {
         /// Optional number, lenient on input.
         pub mod $opt {
             use super::*;
-            pub fn serialize<T: Serialize, S: Serializer>(
+            pub fn serialize<T: OutputNumber, S: Serializer>(
                 v: &Option<T>,
                 s: S,
             ) -> Result<S::Ok, S::Error> {
-                v.serialize(s)
+                match v {
+                    Some(v) => v.write(s),
+                    None => s.serialize_none(),
+                }
             }
             pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
                 d: D,
@@ -292,8 +339,11 @@ macro_rules! number_modules {
         /// Required number, lenient on input.
         pub mod $req {
             use super::*;
-            pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-                v.serialize(s)
+            pub fn serialize<T: OutputNumber, S: Serializer>(
+                v: &T,
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
+                v.write(s)
             }
             pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
                 d: D,
@@ -304,11 +354,11 @@ macro_rules! number_modules {
         /// Repeated number, lenient on input.
         pub mod $vec {
             use super::*;
-            pub fn serialize<T: Serialize, S: Serializer>(
+            pub fn serialize<T: OutputNumber, S: Serializer>(
                 v: &[T],
                 s: S,
             ) -> Result<S::Ok, S::Error> {
-                v.serialize(s)
+                s.collect_seq(v.iter().map(Out))
             }
             pub fn deserialize<'de, T: LenientNumber, D: Deserializer<'de>>(
                 d: D,
