@@ -1,0 +1,249 @@
+//! Starting and stopping the agent: [`start`] wires the flags, the containerizer, the actor, the
+//! master link and the HTTP server together and returns a [`RunningAgent`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corral_api::v1;
+use corral_containerizer::{Containerizer, PosixLauncher, PosixUsageIsolator, ProcfsUsage};
+use corral_http::{serve, ServerLimits};
+use corral_resources::{fill_defaults, parse_resources, read_machine, Attributes, Resources};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::convert::{attributes_to_proto, resources_to_proto};
+use crate::core::{AgentCore, CoreConfig};
+use crate::error::AgentError;
+use crate::flags::{master_url, AgentFlags};
+use crate::http::{AgentStatic, HttpState};
+use crate::launch::LaunchConfig;
+use crate::runtime::{now_secs, Actor, ActorHandle, Command};
+
+/// How long [`RunningAgent::shutdown`] waits for the actor to destroy the containers.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A started agent.
+#[derive(Debug)]
+pub struct RunningAgent {
+    /// The address the HTTP server listens on.
+    pub addr: SocketAddr,
+    actor: ActorHandle,
+    stop_http: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    link: Vec<JoinHandle<()>>,
+}
+
+impl RunningAgent {
+    /// Stops talking to the master, destroys every container (there is no agent recovery
+    /// yet), closes the HTTP server and waits for everything to end.
+    pub async fn shutdown(self) {
+        tracing::info!(addr = %self.addr, "agent shutting down");
+        for task in &self.link {
+            task.abort();
+        }
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.actor.send(Command::Shutdown(reply))
+            && tokio::time::timeout(SHUTDOWN_TIMEOUT, done).await.is_err()
+        {
+            tracing::error!("the agent did not finish destroying its containers in time");
+        }
+        let _ = self.stop_http.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Resolves when the agent has stopped on its own (its actor or HTTP server ended).
+    pub async fn wait(&self) {
+        let mut stopped = self.stopped.clone();
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Starts an agent with the POSIX launcher and `/proc` usage reporting.
+pub async fn start(flags: AgentFlags) -> Result<RunningAgent, AgentError> {
+    let containerizer = Containerizer::new(
+        Arc::new(PosixLauncher::new()),
+        vec![Box::new(PosixUsageIsolator::new(ProcfsUsage::new()))],
+    );
+    start_with(flags, containerizer).await
+}
+
+/// Starts an agent on a given containerizer (tests and simulations).
+pub async fn start_with(
+    flags: AgentFlags,
+    containerizer: Containerizer,
+) -> Result<RunningAgent, AgentError> {
+    let master = master_url(&flags.master)?;
+    let work_dir = prepare_work_dir(&flags.work_dir)?;
+    let executor_binary = match &flags.executor_binary {
+        Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+        None => std::env::current_exe().map_err(|e| AgentError::Flag {
+            flag: "executor_binary",
+            reason: format!("cannot find this program's path ({e}); set --executor_binary"),
+        })?,
+    };
+    let resources = agent_resources(flags.resources.as_deref(), &work_dir)?;
+    let attributes = match &flags.attributes {
+        Some(text) => Attributes::parse(text).map_err(|e| AgentError::Flag {
+            flag: "attributes",
+            reason: e.to_string(),
+        })?,
+        None => Attributes::new(),
+    };
+
+    let bind = SocketAddr::new(flags.ip, flags.port);
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| AgentError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| AgentError::Bind { addr: bind, source })?;
+    let advertised = flags.advertise_ip.unwrap_or(if flags.ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        flags.ip
+    });
+    let endpoint = SocketAddr::new(advertised, addr.port());
+    let hostname = hostname(&flags);
+
+    let agent_info = v1::AgentInfo {
+        hostname: hostname.clone(),
+        port: Some(i32::from(addr.port())),
+        resources: resources_to_proto(&resources),
+        attributes: attributes_to_proto(&attributes),
+        ..Default::default()
+    };
+    let core = AgentCore::new(CoreConfig {
+        launch: LaunchConfig {
+            work_dir: work_dir.clone(),
+            endpoint,
+            executor_binary,
+            shutdown_grace: flags.executor_shutdown_grace_period,
+            switch_user: flags.switch_user,
+            path: std::env::var("PATH").ok(),
+            home: std::env::var("HOME").ok(),
+        },
+        agent_info,
+        registration_timeout: flags.executor_registration_timeout,
+        status_update_retry: flags.status_update_retry_interval,
+    });
+
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .no_proxy()
+        .build()
+        .map_err(|e| AgentError::Client(e.to_string()))?;
+    let (to_master, calls) = mpsc::unbounded_channel();
+    let actor = Actor::new(core, containerizer.clone(), to_master);
+    let handle = actor.handle();
+    let (stopped_tx, stopped) = watch::channel(false);
+    let stopped_tx = Arc::new(stopped_tx);
+
+    let span = tracing::info_span!("agent", %addr, agent_id = tracing::field::Empty);
+    let actor_task = {
+        let stopped_tx = stopped_tx.clone();
+        let run = async move {
+            actor.run().await;
+            let _ = stopped_tx.send(true);
+        };
+        tokio::spawn(run.instrument(span.clone()))
+    };
+    let link = {
+        let _entered = span.enter();
+        crate::master_link::spawn(master.clone(), client, handle.clone(), calls)
+    };
+
+    let state = HttpState {
+        actor: handle.clone(),
+        info: Arc::new(AgentStatic {
+            flags: flags.to_map(),
+            hostname,
+            endpoint,
+            start_time: now_secs(),
+            started: Instant::now(),
+            resources,
+            attributes,
+            work_dir,
+            master,
+        }),
+        containerizer,
+    };
+    let (stop_http, stop_rx) = watch::channel(false);
+    let limits = ServerLimits {
+        shutdown_grace: Duration::from_secs(2),
+        ..ServerLimits::default()
+    };
+    let server_task = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        let shutdown = async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = serve(listener, crate::http::service(state), limits, shutdown).await {
+            tracing::error!(%error, "HTTP server failed");
+        }
+        let _ = stopped_tx.send(true);
+    });
+    tracing::info!(%addr, %endpoint, "agent started");
+    Ok(RunningAgent {
+        addr,
+        actor: handle,
+        stop_http,
+        stopped,
+        tasks: vec![actor_task, server_task],
+        link,
+    })
+}
+
+fn prepare_work_dir(path: &PathBuf) -> Result<PathBuf, AgentError> {
+    let error = |source| AgentError::WorkDir {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(error)?;
+    std::fs::canonicalize(path).map_err(error)
+}
+
+/// `--resources`, with cpus, mem, disk and ports detected when not given.
+fn agent_resources(
+    flag: Option<&str>,
+    work_dir: &std::path::Path,
+) -> Result<Resources, AgentError> {
+    let configured = match flag {
+        Some(text) => parse_resources(text).map_err(|e| AgentError::Flag {
+            flag: "resources",
+            reason: e.to_string(),
+        })?,
+        None => Resources::new(),
+    };
+    match read_machine(work_dir) {
+        Ok(totals) => Ok(fill_defaults(&configured, &totals)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot detect the machine's resources; using --resources only");
+            Ok(configured)
+        }
+    }
+}
+
+/// `--hostname`, else the advertised IP, else the listen IP, else the system hostname.
+fn hostname(flags: &AgentFlags) -> String {
+    if let Some(hostname) = &flags.hostname {
+        return hostname.clone();
+    }
+    if let Some(ip) = flags.advertise_ip {
+        return ip.to_string();
+    }
+    if !flags.ip.is_unspecified() {
+        return flags.ip.to_string();
+    }
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}

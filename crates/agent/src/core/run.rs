@@ -1,0 +1,289 @@
+//! Launching: RUN_TASK and RUN_TASK_GROUP, starting executors, delivering tasks to them.
+
+use corral_api::ids::validate_id;
+use corral_api::v1::{self, executor::event, task_status::Reason, TaskState};
+
+use super::state::{Executor, ExecutorKind, ExecutorState, Framework, Pending};
+use super::{AgentCore, Effect};
+use crate::launch::{
+    command_executor_info, executor_command, executor_env, executor_user, sandbox_dir,
+    LaunchRequest,
+};
+
+impl AgentCore {
+    /// RUN_TASK: a command task (built-in command executor) or a task for a custom executor.
+    pub fn run_task(
+        &mut self,
+        framework: v1::FrameworkInfo,
+        executor: Option<v1::ExecutorInfo>,
+        task: v1::TaskInfo,
+        now: f64,
+    ) {
+        let Some(framework_id) = self.checked_framework_id(&framework) else {
+            return;
+        };
+        let task_id = task.task_id.value.clone();
+        let _span = tracing::info_span!("run_task", framework_id, task_id).entered();
+        let executor = executor.or_else(|| task.executor.clone());
+        let (kind, info) = match executor {
+            Some(mut info) => {
+                info.framework_id.get_or_insert_with(|| v1::FrameworkId {
+                    value: framework_id.clone(),
+                });
+                (ExecutorKind::Custom, info)
+            }
+            None if task.command.is_some() => {
+                let binary = &self.config.launch.executor_binary;
+                (
+                    ExecutorKind::Command,
+                    command_executor_info(&task, &framework_id, binary),
+                )
+            }
+            None => {
+                let reason = "Task has neither 'command' nor 'executor'".to_string();
+                return self.refuse(&framework, &[task], reason, now);
+            }
+        };
+        self.launch(framework, kind, info, Pending::Task(Box::new(task)), now);
+    }
+
+    /// RUN_TASK_GROUP: tasks launched together on a (default) executor.
+    pub fn run_task_group(
+        &mut self,
+        framework: v1::FrameworkInfo,
+        mut executor: v1::ExecutorInfo,
+        group: v1::TaskGroupInfo,
+        now: f64,
+    ) {
+        let Some(framework_id) = self.checked_framework_id(&framework) else {
+            return;
+        };
+        let _span = tracing::info_span!("run_task_group", framework_id, executor_id = %executor.executor_id.value).entered();
+        if group.tasks.is_empty() {
+            tracing::warn!("ignoring an empty task group");
+            return;
+        }
+        executor.framework_id.get_or_insert(v1::FrameworkId {
+            value: framework_id,
+        });
+        use v1::executor_info::Type;
+        let kind = if executor.r#type == Some(Type::Custom as i32) && executor.command.is_some() {
+            ExecutorKind::Custom
+        } else {
+            ExecutorKind::Default
+        };
+        self.launch(framework, kind, executor, Pending::Group(group), now);
+    }
+
+    fn checked_framework_id(&self, framework: &v1::FrameworkInfo) -> Option<String> {
+        let id = framework.id.as_ref().map(|id| id.value.clone());
+        match id {
+            Some(id) if validate_id("Framework", &id).is_ok() => Some(id),
+            _ => {
+                tracing::warn!(?id, "ignoring a launch without a valid framework id");
+                None
+            }
+        }
+    }
+
+    /// TASK_ERROR for tasks the agent refuses to launch.
+    fn refuse(
+        &mut self,
+        framework: &v1::FrameworkInfo,
+        tasks: &[v1::TaskInfo],
+        reason: String,
+        now: f64,
+    ) {
+        let framework_id = framework
+            .id
+            .as_ref()
+            .map_or("", |id| id.value.as_str())
+            .to_string();
+        for task in tasks {
+            let message = format!("Task '{}' is invalid: {reason}", task.task_id.value);
+            self.agent_update(
+                &framework_id,
+                None,
+                &task.task_id.value,
+                TaskState::TaskError,
+                Reason::TaskInvalid,
+                message,
+                now,
+            );
+        }
+    }
+
+    fn launch(
+        &mut self,
+        framework_info: v1::FrameworkInfo,
+        kind: ExecutorKind,
+        info: v1::ExecutorInfo,
+        pending: Pending,
+        now: f64,
+    ) {
+        self.generation += 1;
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map_or(String::new(), |id| id.value.clone());
+        let executor_id = info.executor_id.value.clone();
+        let invalid = validate_id("Executor", &executor_id).err().or_else(|| {
+            pending
+                .tasks()
+                .iter()
+                .find_map(|t| validate_id("Task", &t.task_id.value).err())
+        });
+        if let Some(error) = invalid {
+            return self.refuse(&framework_info, pending.tasks(), error.to_string(), now);
+        }
+        let framework = self
+            .frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| Framework::new(framework_info.clone()));
+        if framework.terminating {
+            tracing::warn!(
+                framework_id,
+                "ignoring a launch for a framework that is being shut down"
+            );
+            return;
+        }
+        framework.info = framework_info.clone();
+        if let Some(t) = pending
+            .tasks()
+            .iter()
+            .find(|t| framework.task_index.contains_key(&t.task_id.value))
+        {
+            tracing::warn!(framework_id, task_id = %t.task_id.value, "ignoring a launch of a task id that is already in use");
+            return;
+        }
+        for task in pending.tasks() {
+            framework
+                .task_index
+                .insert(task.task_id.value.clone(), executor_id.clone());
+        }
+        if let Some(executor) = framework.executors.get_mut(&executor_id) {
+            match executor.state {
+                ExecutorState::Terminating | ExecutorState::Terminated => {
+                    let task_ids: Vec<String> = pending
+                        .tasks()
+                        .iter()
+                        .map(|t| t.task_id.value.clone())
+                        .collect();
+                    executor.queued.push(pending);
+                    let state = self.lost_state(&framework_id);
+                    for task_id in task_ids {
+                        let message = "Executor is terminating".to_string();
+                        self.agent_update(
+                            &framework_id,
+                            Some(&executor_id),
+                            &task_id,
+                            state,
+                            Reason::ExecutorTerminated,
+                            message,
+                            now,
+                        );
+                    }
+                }
+                ExecutorState::Running if executor.connection.is_some() => {
+                    let effect = deliver(executor, &framework_id, pending);
+                    self.emit(effect);
+                }
+                _ => executor.queued.push(pending),
+            }
+            return;
+        }
+        self.start_executor(framework_info, kind, info, pending, now);
+    }
+
+    /// Creates an executor for `pending` and asks the runtime to launch its container.
+    fn start_executor(
+        &mut self,
+        framework_info: v1::FrameworkInfo,
+        kind: ExecutorKind,
+        info: v1::ExecutorInfo,
+        pending: Pending,
+        now: f64,
+    ) {
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map_or(String::new(), |id| id.value.clone());
+        let executor_id = info.executor_id.value.clone();
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let agent_id = self.agent_id.clone().unwrap_or_default();
+        let launch = &self.config.launch;
+        let directory = sandbox_dir(
+            &launch.work_dir,
+            &agent_id,
+            &framework_id,
+            &executor_id,
+            &container_id,
+        );
+        let command = executor_command(kind, &info, &launch.executor_binary);
+        let env = executor_env(launch, &agent_id, &framework_info, &info, &directory);
+        let user = executor_user(launch, &framework_info, &info);
+        tracing::info!(framework_id, executor_id, container_id, kind = ?kind, "launching executor");
+        let executor = Executor {
+            info,
+            kind,
+            container_id: container_id.clone(),
+            directory: directory.clone(),
+            state: ExecutorState::Launching,
+            connection: None,
+            pid: None,
+            queued: vec![pending],
+            tasks: Default::default(),
+            completed_tasks: Default::default(),
+            ending: None,
+            exit: None,
+        };
+        if let Some(framework) = self.frameworks.get_mut(&framework_id) {
+            framework.executors.insert(executor_id.clone(), executor);
+        }
+        match command {
+            Ok(command) => self.emit(Effect::Launch(Box::new(LaunchRequest {
+                framework_id,
+                executor_id,
+                container_id,
+                directory,
+                command,
+                env,
+                user,
+            }))),
+            Err(error) => self.container_launch_failed(
+                &framework_id,
+                &executor_id,
+                &container_id,
+                &error,
+                now,
+            ),
+        }
+    }
+}
+
+/// Records `pending` as delivered and builds its LAUNCH / LAUNCH_GROUP event.
+pub(super) fn deliver(executor: &mut Executor, framework_id: &str, pending: Pending) -> Effect {
+    let executor_id = executor.id().to_string();
+    let task_executor_id = (executor.kind != ExecutorKind::Command).then_some(executor_id.as_str());
+    for info in pending.tasks() {
+        let task = super::state::new_task(info, framework_id, task_executor_id);
+        executor.tasks.insert(info.task_id.value.clone(), task);
+    }
+    let event = match pending {
+        Pending::Task(task) => v1::executor::Event {
+            r#type: Some(event::Type::Launch as i32),
+            launch: Some(event::Launch { task: *task }),
+            ..Default::default()
+        },
+        Pending::Group(task_group) => v1::executor::Event {
+            r#type: Some(event::Type::LaunchGroup as i32),
+            launch_group: Some(event::LaunchGroup { task_group }),
+            ..Default::default()
+        },
+    };
+    Effect::ToExecutor {
+        framework_id: framework_id.to_string(),
+        executor_id,
+        event,
+    }
+}

@@ -1,0 +1,392 @@
+//! The actor that owns the [`AgentCore`]: HTTP handlers, the master link, container waiters and
+//! timers send it [`Command`]s; it feeds them to the core and carries out the core's effects on
+//! the containerizer, the executor streams and the master link.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use corral_api::internal::AgentCall;
+use corral_api::v1::executor::{self, event};
+use corral_containerizer::{ContainerId, Containerizer};
+use corral_http::{encode, Encoding};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::core::{AgentCore, CallOutcome, Effect, Snapshot, DESTROY_GRACE};
+use crate::launch::{launch_spec, prepare_sandbox, LaunchRequest};
+
+mod containers;
+mod handle;
+#[cfg(test)]
+mod tests;
+
+use containers::{destroy, exit_of};
+pub use handle::{now_secs, ActorHandle, Command, ExecutorReply, LinkEvent};
+
+/// How often executors get a HEARTBEAT event.
+pub const EXECUTOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// Events buffered per executor stream before the stream is considered stuck and closed.
+const EXECUTOR_STREAM_BUFFER: usize = 1024;
+/// How long shutdown waits for containers to be destroyed.
+const SHUTDOWN_DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct ExecutorStream {
+    connection: u64,
+    encoding: Encoding,
+    tx: mpsc::Sender<Bytes>,
+    /// Dropping it stops the task watching for the client going away.
+    _watch: oneshot::Sender<()>,
+}
+
+/// The actor; see the module docs.
+pub struct Actor {
+    core: AgentCore,
+    containerizer: Containerizer,
+    to_master: mpsc::UnboundedSender<AgentCall>,
+    handle: ActorHandle,
+    rx: mpsc::UnboundedReceiver<Command>,
+    streams: HashMap<(String, String), ExecutorStream>,
+    snapshot: Option<(u64, Arc<Snapshot>)>,
+    stopping: Arc<AtomicBool>,
+    agent_version: String,
+}
+
+impl Actor {
+    /// An actor around `core`; calls for the master go to `to_master`.
+    pub fn new(
+        core: AgentCore,
+        containerizer: Containerizer,
+        to_master: mpsc::UnboundedSender<AgentCall>,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Actor {
+            core,
+            containerizer,
+            to_master,
+            handle: ActorHandle { tx },
+            rx,
+            streams: HashMap::new(),
+            snapshot: None,
+            stopping: Arc::new(AtomicBool::new(false)),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// A handle for senders.
+    pub fn handle(&self) -> ActorHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until a [`Command::Shutdown`] (or every handle is gone).
+    pub async fn run(mut self) {
+        let mut heartbeat = tokio::time::interval(EXECUTOR_HEARTBEAT_INTERVAL);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                command = self.rx.recv() => {
+                    let Some(command) = command else { return };
+                    if let Command::Shutdown(reply) = command {
+                        self.shutdown().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    self.handle_command(command);
+                }
+                _ = heartbeat.tick() => self.heartbeat(),
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        let now = now_secs();
+        match command {
+            Command::Link(LinkEvent::Registered { agent_id }) => {
+                tracing::Span::current().record("agent_id", agent_id.as_str());
+                self.core.registered(&agent_id)
+            }
+            Command::Link(LinkEvent::Disconnected) => self.core.disconnected(),
+            Command::Link(LinkEvent::Message(message)) => self.core.handle_master(*message, now),
+            Command::ExecutorCall {
+                call,
+                encoding,
+                reply,
+            } => {
+                let key = (
+                    call.framework_id.value.clone(),
+                    call.executor_id.value.clone(),
+                );
+                let result = match self.core.executor_call(*call, now) {
+                    Ok(CallOutcome::Subscribed(connection)) => Ok(ExecutorReply::Stream(
+                        self.open_stream(key, connection, encoding),
+                    )),
+                    Ok(CallOutcome::Accepted) => Ok(ExecutorReply::Accepted),
+                    Err(error) => Err(error),
+                };
+                let _ = reply.send(result);
+            }
+            Command::ExecutorClosed {
+                framework_id,
+                executor_id,
+                connection,
+            } => {
+                let key = (framework_id, executor_id);
+                if self
+                    .streams
+                    .get(&key)
+                    .is_some_and(|s| s.connection == connection)
+                {
+                    self.streams.remove(&key);
+                }
+                self.core.executor_disconnected(&key.0, &key.1, connection);
+            }
+            Command::Launched {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+            } => self
+                .core
+                .container_launched(&framework_id, &executor_id, &container_id, pid),
+            Command::LaunchFailed {
+                framework_id,
+                executor_id,
+                container_id,
+                error,
+            } => self.core.container_launch_failed(
+                &framework_id,
+                &executor_id,
+                &container_id,
+                &error,
+                now,
+            ),
+            Command::Exited {
+                framework_id,
+                executor_id,
+                container_id,
+                exit,
+            } => self
+                .core
+                .container_exited(&framework_id, &executor_id, &container_id, exit, now),
+            Command::Timer(timer) => self.core.timer_fired(timer, now),
+            Command::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Command::SubscribeCall(reply) => {
+                let _ = reply.send(self.core.subscribe_call(&self.agent_version));
+            }
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+            }
+        }
+        for effect in self.core.take_effects() {
+            self.execute(effect);
+        }
+    }
+
+    fn snapshot(&mut self) -> Arc<Snapshot> {
+        let generation = self.core.generation();
+        match &self.snapshot {
+            Some((g, snapshot)) if *g == generation => snapshot.clone(),
+            _ => {
+                let snapshot = Arc::new(self.core.snapshot());
+                self.snapshot = Some((generation, snapshot.clone()));
+                snapshot
+            }
+        }
+    }
+
+    /// A new subscription stream; it replaces (and so closes) any previous one.
+    fn open_stream(
+        &mut self,
+        key: (String, String),
+        connection: u64,
+        encoding: Encoding,
+    ) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(EXECUTOR_STREAM_BUFFER);
+        let (watch, cancelled) = oneshot::channel::<()>();
+        let watcher = tx.clone();
+        let handle = self.handle.clone();
+        let (framework_id, executor_id) = key.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = watcher.closed() => {
+                    handle.send(Command::ExecutorClosed { framework_id, executor_id, connection });
+                }
+                _ = cancelled => {}
+            }
+        });
+        self.streams.insert(
+            key,
+            ExecutorStream {
+                connection,
+                encoding,
+                tx,
+                _watch: watch,
+            },
+        );
+        rx
+    }
+
+    fn send_event(&mut self, framework_id: String, executor_id: String, event: &executor::Event) {
+        let key = (framework_id, executor_id);
+        let Some(stream) = self.streams.get(&key) else {
+            tracing::debug!(framework_id = %key.0, executor_id = %key.1, "no stream to the executor; event dropped");
+            return;
+        };
+        let bytes = encode(stream.encoding, event);
+        if let Err(error) = stream.tx.try_send(bytes) {
+            tracing::warn!(framework_id = %key.0, executor_id = %key.1, %error, "executor stream is stuck or closed; closing it");
+            if let Some(stream) = self.streams.remove(&key) {
+                self.core
+                    .executor_disconnected(&key.0, &key.1, stream.connection);
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        let event = executor::Event {
+            r#type: Some(event::Type::Heartbeat as i32),
+            ..Default::default()
+        };
+        let keys: Vec<(String, String)> = self.streams.keys().cloned().collect();
+        for (framework_id, executor_id) in keys {
+            self.send_event(framework_id, executor_id, &event);
+        }
+    }
+
+    fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Launch(request) => self.launch(*request),
+            Effect::Destroy {
+                container_id,
+                grace,
+            } => {
+                let containerizer = self.containerizer.clone();
+                tokio::spawn(async move { destroy(&containerizer, &container_id, grace).await });
+            }
+            Effect::ToMaster(call) => {
+                if self.to_master.send(call).is_err() {
+                    tracing::debug!("master link is gone; call dropped");
+                }
+            }
+            Effect::ToExecutor {
+                framework_id,
+                executor_id,
+                event,
+            } => self.send_event(framework_id, executor_id, &event),
+            Effect::CloseExecutor {
+                framework_id,
+                executor_id,
+            } => {
+                self.streams.remove(&(framework_id, executor_id));
+            }
+            Effect::Timer { after, timer } => {
+                let handle = self.handle.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    handle.send(Command::Timer(timer));
+                });
+            }
+        }
+    }
+
+    /// Prepares the sandbox, launches the container, then waits for it, cleans it up and
+    /// reports its end.
+    fn launch(&self, request: LaunchRequest) {
+        let containerizer = self.containerizer.clone();
+        let handle = self.handle.clone();
+        let stopping = self.stopping.clone();
+        let span = tracing::info_span!(
+            "container",
+            framework_id = %request.framework_id,
+            executor_id = %request.executor_id,
+            container_id = %request.container_id
+        );
+        let task = async move {
+            let LaunchRequest {
+                framework_id,
+                executor_id,
+                container_id,
+                ..
+            } = request.clone();
+            let launched = async {
+                let directory = request.directory.clone();
+                let user = request.user.clone();
+                tokio::task::spawn_blocking(move || prepare_sandbox(&directory, user.as_deref()))
+                    .await
+                    .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?
+                    .map_err(|e| {
+                        format!(
+                            "Failed to prepare the sandbox {}: {e}",
+                            request.directory.display()
+                        )
+                    })?;
+                let spec = launch_spec(&request)?;
+                containerizer.launch(&spec).await.map_err(|e| e.to_string())
+            }
+            .await;
+            let launched = match launched {
+                Ok(launched) => launched,
+                Err(error) => {
+                    handle.send(Command::LaunchFailed {
+                        framework_id,
+                        executor_id,
+                        container_id,
+                        error,
+                    });
+                    return;
+                }
+            };
+            handle.send(Command::Launched {
+                framework_id: framework_id.clone(),
+                executor_id: executor_id.clone(),
+                container_id: container_id.clone(),
+                pid: launched.pid,
+            });
+            let Ok(id) = ContainerId::new(container_id.clone()) else {
+                return;
+            };
+            if stopping.load(Ordering::SeqCst) {
+                destroy(&containerizer, &container_id, Duration::ZERO).await;
+            }
+            let termination = containerizer.wait(&id).await;
+            // Kill whatever the executor left in its session and release the isolators.
+            let cleanup = containerizer.destroy(&id, Duration::ZERO).await;
+            let exit = exit_of(termination.or(cleanup));
+            handle.send(Command::Exited {
+                framework_id,
+                executor_id,
+                container_id,
+                exit,
+            });
+        };
+        tokio::spawn(task.instrument(span));
+    }
+
+    async fn shutdown(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let containers = self.containerizer.containers();
+        tracing::info!(
+            containers = containers.len(),
+            "shutting down: destroying all containers"
+        );
+        let destroys = containers.into_iter().map(|id| {
+            let containerizer = self.containerizer.clone();
+            async move { destroy(&containerizer, id.as_str(), DESTROY_GRACE).await }
+        });
+        if tokio::time::timeout(
+            SHUTDOWN_DESTROY_TIMEOUT,
+            futures::future::join_all(destroys),
+        )
+        .await
+        .is_err()
+        {
+            tracing::error!("some containers could not be destroyed in time");
+        }
+        self.streams.clear();
+    }
+}
