@@ -183,77 +183,14 @@ pub fn master_url(master: &str) -> Result<String, AgentError> {
     Ok(format!("http://{rest}"))
 }
 
-const NANOS: [(&str, u128); 8] = [
-    ("weeks", 7 * 24 * 3600 * 1_000_000_000),
-    ("days", 24 * 3600 * 1_000_000_000),
-    ("hrs", 3600 * 1_000_000_000),
-    ("mins", 60 * 1_000_000_000),
-    ("secs", 1_000_000_000),
-    ("ms", 1_000_000),
-    ("us", 1_000),
-    ("ns", 1),
-];
-
-/// Parses a stout duration: a decimal number and a unit among `ns`, `us`, `ms`, `secs`,
-/// `mins`, `hrs`, `days`, `weeks` (singular and short forms such as `sec`, `s`, `min`, `m`,
-/// `h` are accepted too).
+/// Parses a Mesos (stout) duration such as `30secs`, `1mins`, `250ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("'{text}' has no unit (e.g. 30secs, 1mins, 250ms)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' does not start with a number"))?;
-    let unit_nanos: f64 = match unit.trim() {
-        "ns" | "nsecs" => 1.0,
-        "us" | "usecs" => 1e3,
-        "ms" | "msecs" => 1e6,
-        "s" | "sec" | "secs" => 1e9,
-        "m" | "min" | "mins" => 60e9,
-        "h" | "hr" | "hrs" => 3600e9,
-        "d" | "day" | "days" => 86_400e9,
-        "w" | "week" | "weeks" => 604_800e9,
-        other => {
-            return Err(format!(
-            "unknown unit '{other}' in '{text}' (use ns, us, ms, secs, mins, hrs, days or weeks)"
-        ))
-        }
-    };
-    let nanos = value * unit_nanos;
-    if !nanos.is_finite() || nanos > u64::MAX as f64 {
-        return Err(format!("'{text}' is too long"));
-    }
-    // Truncation to whole nanoseconds is intended.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Ok(Duration::from_nanos(nanos as u64))
+    corral_api::duration::parse(text).map_err(|e| e.to_string())
 }
 
-/// Formats a duration as stout does: the largest unit in which it is at least 1, e.g.
-/// `5secs`, `1mins`, `1.5mins`, `250ms`, `0ns`.
+/// Formats a duration as stout does (`5secs`, `1.5mins`, `250ms`).
 pub fn format_duration(duration: Duration) -> String {
-    let nanos = duration.as_nanos();
-    for (unit, size) in NANOS {
-        if nanos >= size {
-            let value = nanos as f64 / size as f64;
-            return format!("{}{unit}", format_number(value));
-        }
-    }
-    "0ns".to_string()
-}
-
-/// Up to 6 significant digits without trailing zeros, like C++'s default stream format.
-fn format_number(value: f64) -> String {
-    let digits = value.abs().log10().floor();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let decimals = (5.0 - digits).clamp(0.0, 9.0) as usize;
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    corral_api::duration::format(duration)
 }
 
 #[cfg(test)]
@@ -271,7 +208,9 @@ mod tests {
         );
         assert_eq!(parse_duration("2hrs").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("10ns").unwrap(), Duration::from_nanos(10));
-        for bad in ["", "10", "secs", "5 parsecs", "1e999secs", "-1secs"] {
+        // A bare number means seconds (the shared rule, for environment variables).
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        for bad in ["", "secs", "5 parsecs", "1e999secs", "-1secs"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

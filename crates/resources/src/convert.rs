@@ -245,35 +245,13 @@ impl Resource {
 
     /// To the wire.
     pub fn to_proto(&self) -> v1::Resource {
-        use v1::value::Type;
         let mut out = v1::Resource {
             name: self.name.clone(),
             ..Default::default()
         };
-        match &self.value {
-            Value::Scalar(s) => {
-                out.r#type = Type::Scalar as i32;
-                out.scalar = Some(v1::value::Scalar { value: s.as_f64() });
-            }
-            Value::Ranges(rs) => {
-                out.r#type = Type::Ranges as i32;
-                out.ranges = Some(v1::value::Ranges {
-                    range: rs
-                        .iter()
-                        .map(|x| v1::value::Range {
-                            begin: x.begin(),
-                            end: x.end(),
-                        })
-                        .collect(),
-                });
-            }
-            Value::Set(s) => {
-                out.r#type = Type::Set as i32;
-                out.set = Some(v1::value::Set {
-                    item: s.iter().map(str::to_string).collect(),
-                });
-            }
-        }
+        let (kind, scalar, ranges, set) = value_out(&self.value);
+        out.r#type = kind as i32;
+        (out.scalar, out.ranges, out.set) = (scalar, ranges, set);
         out.role = Some(
             self.reservations
                 .last()
@@ -295,6 +273,40 @@ impl Resource {
             .as_ref()
             .map(|p| v1::ResourceProviderId { value: p.clone() });
         out
+    }
+}
+
+type WireValue = (
+    v1::value::Type,
+    Option<v1::value::Scalar>,
+    Option<v1::value::Ranges>,
+    Option<v1::value::Set>,
+);
+
+/// A value's wire type and the one field that carries it.
+fn value_out(value: &Value) -> WireValue {
+    use v1::value::Type;
+    match value {
+        Value::Scalar(s) => (
+            Type::Scalar,
+            Some(v1::value::Scalar { value: s.as_f64() }),
+            None,
+            None,
+        ),
+        Value::Ranges(rs) => {
+            let range = rs
+                .iter()
+                .map(|x| v1::value::Range {
+                    begin: x.begin(),
+                    end: x.end(),
+                })
+                .collect();
+            (Type::Ranges, None, Some(v1::value::Ranges { range }), None)
+        }
+        Value::Set(s) => {
+            let item = s.iter().map(str::to_string).collect();
+            (Type::Set, None, None, Some(v1::value::Set { item }))
+        }
     }
 }
 
@@ -357,39 +369,21 @@ impl Attributes {
 impl Attribute {
     /// To the wire.
     pub fn to_proto(&self) -> v1::Attribute {
-        use v1::value::Type;
         let mut out = v1::Attribute {
             name: self.name.clone(),
             ..Default::default()
         };
-        match &self.value {
-            AttributeValue::Scalar(s) => {
-                out.r#type = Type::Scalar as i32;
-                out.scalar = Some(v1::value::Scalar { value: s.as_f64() });
-            }
-            AttributeValue::Ranges(rs) => {
-                out.r#type = Type::Ranges as i32;
-                out.ranges = Some(v1::value::Ranges {
-                    range: rs
-                        .iter()
-                        .map(|x| v1::value::Range {
-                            begin: x.begin(),
-                            end: x.end(),
-                        })
-                        .collect(),
-                });
-            }
-            AttributeValue::Set(s) => {
-                out.r#type = Type::Set as i32;
-                out.set = Some(v1::value::Set {
-                    item: s.iter().map(str::to_string).collect(),
-                });
-            }
+        let (kind, scalar, ranges, set) = match &self.value {
+            AttributeValue::Scalar(x) => value_out(&Value::Scalar(*x)),
+            AttributeValue::Ranges(x) => value_out(&Value::Ranges(x.clone())),
+            AttributeValue::Set(x) => value_out(&Value::Set(x.clone())),
             AttributeValue::Text(t) => {
-                out.r#type = Type::Text as i32;
                 out.text = Some(v1::value::Text { value: t.clone() });
+                (v1::value::Type::Text, None, None, None)
             }
-        }
+        };
+        out.r#type = kind as i32;
+        (out.scalar, out.ranges, out.set) = (scalar, ranges, set);
         out
     }
 }
