@@ -1,0 +1,20 @@
+//! corral-executor: the built-in executors.
+//!
+//! * `corral executor` — the **command executor**: runs one command task
+//!   ([`Mode::Command`]).
+//! * `corral executor --default` — the **default executor**: runs task groups
+//!   ([`Mode::Default`]).
+//!
+//! Both speak the Mesos v1 executor API to their agent (`reference/mesos-v1-api.md` §2), read
+//! their configuration from the `MESOS_*` environment, and are split into a pure decision
+//! core ([`core`]) and a runtime shell ([`runtime`]) that does the HTTP, processes and timers.
+
+pub mod core;
+pub mod process;
+pub mod runtime;
+pub mod status;
+mod updates;
+
+pub use crate::core::{Executor, Mode};
+pub use runtime::{run, run_with, ExecutorError};
+pub use status::{parse_exit_code, ExitStatus};
