@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use corral_resources::Resources;
 
-use super::{Allocation, Allocator};
+use std::collections::BTreeMap as Map;
+
+use super::{Allocation, Allocator, FrameworkSpec, Held, Quota, RoleSummary};
 use crate::core::records::Time;
 
 /// Longest filter Mesos honours (365 days).
@@ -65,17 +67,17 @@ impl FirstFitAllocator {
 }
 
 impl Allocator for FirstFitAllocator {
-    fn add_framework(&mut self, framework_id: &str, roles: &[String], suppressed: &[String]) {
+    fn add_framework(&mut self, framework_id: &str, spec: &FrameworkSpec) {
         let entry = self.frameworks.entry(framework_id.to_string()).or_default();
-        entry.roles = roles.to_vec();
-        entry.suppressed = suppressed.iter().cloned().collect();
+        entry.roles = spec.roles.clone();
+        entry.suppressed = spec.suppressed_roles.iter().cloned().collect();
         entry.active = true;
     }
 
-    fn update_framework(&mut self, framework_id: &str, roles: &[String], suppressed: &[String]) {
+    fn update_framework(&mut self, framework_id: &str, spec: &FrameworkSpec) {
         if let Some(entry) = self.frameworks.get_mut(framework_id) {
-            entry.roles = roles.to_vec();
-            entry.suppressed = suppressed.iter().cloned().collect();
+            entry.roles = spec.roles.clone();
+            entry.suppressed = spec.suppressed_roles.iter().cloned().collect();
         }
     }
 
@@ -95,11 +97,11 @@ impl Allocator for FirstFitAllocator {
         }
     }
 
-    fn add_agent(&mut self, agent_id: &str, total: &Resources, used: &[(String, Resources)]) {
+    fn add_agent(&mut self, agent_id: &str, total: &Resources, held: &[Held]) {
         let mut allocated = Resources::default();
-        for (framework_id, resources) in used {
-            allocated.add_all(resources);
-            if let Some(f) = self.frameworks.get_mut(framework_id) {
+        for h in held {
+            allocated.add_all(&h.resources);
+            if let Some(f) = self.frameworks.get_mut(&h.framework_id) {
                 f.held += 1;
             }
         }
@@ -110,6 +112,12 @@ impl Allocator for FirstFitAllocator {
                 allocated,
             },
         );
+    }
+
+    fn update_agent_total(&mut self, agent_id: &str, total: &Resources) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.total = total.clone();
+        }
     }
 
     fn remove_agent(&mut self, agent_id: &str) {
@@ -123,6 +131,7 @@ impl Allocator for FirstFitAllocator {
         &mut self,
         framework_id: &str,
         agent_id: &str,
+        _role: &str,
         resources: &Resources,
         refuse_seconds: Option<f64>,
         now: Time,
@@ -174,6 +183,29 @@ impl Allocator for FirstFitAllocator {
             }
             f.filters.clear();
         }
+    }
+
+    fn set_weights(&mut self, _weights: &Map<String, f64>) {
+        // The first allocator is not fair; weights take effect with the DRF allocator.
+    }
+
+    fn set_quota(&mut self, _role: &str, _quota: Option<Quota>) {
+        // The first allocator ignores quota; the DRF allocator enforces it.
+    }
+
+    fn roles(&self) -> Vec<RoleSummary> {
+        let mut roles: Map<String, RoleSummary> = Map::new();
+        for (id, f) in &self.frameworks {
+            for role in &f.roles {
+                let r = roles.entry(role.clone()).or_insert_with(|| RoleSummary {
+                    name: role.clone(),
+                    weight: 1.0,
+                    ..RoleSummary::default()
+                });
+                r.frameworks.push(id.clone());
+            }
+        }
+        roles.into_values().collect()
     }
 
     fn allocate(&mut self, now: Time) -> Vec<Allocation> {

@@ -93,8 +93,14 @@ impl MasterCore {
         }
         // Unused resources go back, filtered for this framework on this agent.
         if !remaining.is_empty() {
-            self.allocator
-                .recover(framework_id, &agent_id, &remaining, Some(refuse), now);
+            self.allocator.recover(
+                framework_id,
+                &agent_id,
+                &role,
+                &remaining,
+                Some(refuse),
+                now,
+            );
         }
         self.allocation_pending = true;
     }
@@ -435,8 +441,13 @@ impl MasterCore {
                 .executors
                 .remove(&(framework_id.to_string(), executor_id.to_string()));
         }
+        let role = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.roles.first().cloned())
+            .unwrap_or_else(|| "*".to_string());
         self.allocator
-            .recover(framework_id, agent_id, &resources, None, now);
+            .recover(framework_id, agent_id, &role, &resources, None, now);
         self.allocation_pending = true;
     }
 

@@ -13,6 +13,7 @@ use super::records::{
 };
 use super::status::{master_status, update_event};
 use super::{CoreError, Effect, MasterCore};
+use crate::allocator::Held;
 
 impl MasterCore {
     /// An agent's SUBSCRIBE on a new stream. Returns the agent id; the REGISTERED message has
@@ -94,6 +95,7 @@ impl MasterCore {
                 continue;
             }
             let roles = framework_roles(&info);
+            let spec = super::records::framework_spec(&info, &[]);
             let timeout = info.failover_timeout().max(0.0);
             self.frameworks.insert(
                 id.clone(),
@@ -116,10 +118,10 @@ impl MasterCore {
                     recovered: true,
                 },
             );
-            self.allocator.add_framework(&id, &roles, &[]);
+            self.allocator.add_framework(&id, &spec);
             self.allocator.deactivate_framework(&id);
         }
-        let mut used: Vec<(String, Resources)> = Vec::new();
+        let mut used: Vec<Held> = Vec::new();
         for executor in executors {
             let Some(framework_id) = executor.framework_id.as_ref().map(|f| f.value.clone()) else {
                 continue;
@@ -130,7 +132,16 @@ impl MasterCore {
             let r = Resources::from_proto(&executor.resources)
                 .unwrap_or_default()
                 .stripped();
-            used.push((framework_id.clone(), r));
+            let role = self.frameworks[&framework_id]
+                .roles
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "*".into());
+            used.push(Held {
+                framework_id: framework_id.clone(),
+                role,
+                resources: r,
+            });
             self.adopt_executor(&framework_id, &agent_id, executor);
         }
         for task in tasks {
@@ -145,7 +156,11 @@ impl MasterCore {
             let resources = resources.stripped();
             let terminal = is_terminal(task.state());
             if !terminal {
-                used.push((framework_id.clone(), resources.clone()));
+                used.push(Held {
+                    framework_id: framework_id.clone(),
+                    role: role.clone(),
+                    resources: resources.clone(),
+                });
             }
             self.tasks
                 .remove(&(framework_id.clone(), task.task_id.value.clone()));
@@ -159,8 +174,8 @@ impl MasterCore {
         // Charge the agent for what its running tasks and executors hold.
         if let Some(a) = self.agents.get_mut(&agent_id) {
             let mut held = Resources::default();
-            for (_, r) in &used {
-                held.add_all(r);
+            for h in &used {
+                held.add_all(&h.resources);
             }
             a.used = held;
         }

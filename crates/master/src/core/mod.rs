@@ -214,8 +214,14 @@ impl MasterCore {
                 self.frameworks.get_mut(&a.framework_id),
             ) else {
                 // The allocator raced a removal; hand the resources straight back.
-                self.allocator
-                    .recover(&a.framework_id, &a.agent_id, &a.resources, None, now);
+                self.allocator.recover(
+                    &a.framework_id,
+                    &a.agent_id,
+                    &a.role,
+                    &a.resources,
+                    None,
+                    now,
+                );
                 continue;
             };
             let offer_id = format!("{}-O{}", self.info.id, self.next_offer);
@@ -294,6 +300,7 @@ impl MasterCore {
         self.allocator.recover(
             &offer.framework_id,
             &offer.agent_id,
+            &offer.role,
             &offer.resources,
             refuse_seconds,
             now,

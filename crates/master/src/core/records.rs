@@ -84,6 +84,42 @@ pub fn framework_roles(info: &v1::FrameworkInfo) -> Vec<String> {
     }
 }
 
+/// What the allocator needs to know about a framework, from its FrameworkInfo.
+pub fn framework_spec(
+    info: &v1::FrameworkInfo,
+    suppressed: &[String],
+) -> crate::allocator::FrameworkSpec {
+    let mut min_allocatable = std::collections::BTreeMap::new();
+    for (role, filters) in &info.offer_filters {
+        let Some(min) = &filters.min_allocatable_resources else {
+            continue;
+        };
+        let alternatives = min
+            .quantities
+            .iter()
+            .map(|q| {
+                let mut out = corral_resources::ResourceQuantities::new();
+                for (name, scalar) in &q.quantities {
+                    if let Ok(s) = corral_resources::Scalar::try_from_f64(scalar.value) {
+                        out.add_quantity(name, s);
+                    }
+                }
+                out
+            })
+            .collect();
+        min_allocatable.insert(role.clone(), alternatives);
+    }
+    crate::allocator::FrameworkSpec {
+        roles: framework_roles(info),
+        suppressed_roles: suppressed.to_vec(),
+        gpu_aware: info
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(FwCap::GpuResources as i32)),
+        min_allocatable,
+    }
+}
+
 /// A registered agent.
 #[derive(Debug, Clone)]
 pub struct Agent {

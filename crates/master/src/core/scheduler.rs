@@ -68,8 +68,9 @@ impl MasterCore {
                 // Close the old stream; the runtime replaces the stream with the new one.
                 tracing::info!(framework_id, "framework re-subscribed on a new stream");
             }
-            self.allocator
-                .update_framework(&framework_id, &roles, &suppressed);
+            let spec =
+                super::records::framework_spec(&self.frameworks[&framework_id].info, &suppressed);
+            self.allocator.update_framework(&framework_id, &spec);
             self.allocator.activate_framework(&framework_id);
             // Outstanding offers were sent on the old stream; rescind them so the scheduler is
             // not left holding offers it never saw.
@@ -100,9 +101,9 @@ impl MasterCore {
                 executors: BTreeMap::new(),
                 recovered: false,
             };
+            let spec = super::records::framework_spec(&framework.info, &suppressed);
             self.frameworks.insert(framework_id.clone(), framework);
-            self.allocator
-                .add_framework(&framework_id, &roles, &suppressed);
+            self.allocator.add_framework(&framework_id, &spec);
         }
 
         let subscribed = Event {
@@ -298,8 +299,8 @@ impl MasterCore {
         f.info = info;
         f.roles = roles.clone();
         f.suppressed_roles = update.suppressed_roles.iter().cloned().collect();
-        self.allocator
-            .update_framework(framework_id, &roles, &update.suppressed_roles);
+        let spec = super::records::framework_spec(&f.info, &update.suppressed_roles);
+        self.allocator.update_framework(framework_id, &spec);
         self.allocation_pending = true;
         Ok(())
     }

@@ -100,8 +100,9 @@ impl MasterCore {
         if let Some(agent) = self.agents.get_mut(&agent_id) {
             let _ = agent.used.subtract(&resources);
         }
+        let role = record.role.clone();
         self.allocator
-            .recover(framework_id, &agent_id, &resources, None, now);
+            .recover(framework_id, &agent_id, &role, &resources, None, now);
         self.allocation_pending = true;
         *self
             .counters
