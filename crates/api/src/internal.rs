@@ -115,6 +115,14 @@ pub enum MasterMessage {
         #[serde(with = "crate::json::bytes_req")]
         uuid: Vec<u8>,
     },
+    /// The agent's checkpointed resources changed (dynamic reservations and persistent
+    /// volumes made or undone by offer operations or the operator API). `resources` is the
+    /// complete new set; the agent persists it before using it, creates the directories of new
+    /// persistent volumes, and reports it back when it re-registers.
+    CheckpointResources {
+        /// Every dynamically reserved resource and persistent volume on the agent.
+        resources: Vec<v1::Resource>,
+    },
     /// A scheduler's MESSAGE for an executor.
     FrameworkMessage {
         /// The framework.
@@ -163,6 +171,10 @@ pub enum AgentCall {
         /// Non-terminal tasks and terminal ones not yet acknowledged (re-registration).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tasks: Vec<v1::Task>,
+        /// The dynamic reservations and persistent volumes the agent has checkpointed (see
+        /// [`MasterMessage::CheckpointResources`]); part of its total resources.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        checkpointed_resources: Vec<v1::Resource>,
     },
     /// Answer to [`MasterMessage::Ping`].
     Pong {

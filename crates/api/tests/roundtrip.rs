@@ -247,9 +247,10 @@ fn master_message_name(m: &MasterMessage) -> &'static str {
         MasterMessage::ShutdownFramework { .. } => "SHUTDOWN_FRAMEWORK",
         MasterMessage::StatusUpdateAcknowledgement { .. } => "STATUS_UPDATE_ACKNOWLEDGEMENT",
         MasterMessage::FrameworkMessage { .. } => "FRAMEWORK_MESSAGE",
+        MasterMessage::CheckpointResources { .. } => "CHECKPOINT_RESOURCES",
     }
 }
-const MASTER_MESSAGE_COUNT: usize = 9;
+const MASTER_MESSAGE_COUNT: usize = 10;
 
 /// Exhaustive on purpose, like [`master_message_name`].
 fn agent_call_name(c: &AgentCall) -> &'static str {
@@ -321,6 +322,12 @@ fn master_messages() -> Vec<MasterMessage> {
             executor_id: executor_id("exec-web-1"),
             data: b"\x00\x01to executor\xff".to_vec(),
         },
+        MasterMessage::CheckpointResources {
+            resources: vec![
+                reserved(scalar("cpus", 2.0), "web"),
+                persistent_volume("web"),
+            ],
+        },
     ]
 }
 
@@ -335,6 +342,7 @@ fn agent_calls() -> Vec<AgentCall> {
             frameworks: vec![],
             executors: vec![],
             tasks: vec![],
+            checkpointed_resources: vec![],
         },
         AgentCall::Subscribe {
             agent_info: agent_info(),
@@ -342,6 +350,7 @@ fn agent_calls() -> Vec<AgentCall> {
             frameworks: vec![framework_info()],
             executors: vec![custom_executor(), default_executor()],
             tasks: vec![task("web"), task("worker")],
+            checkpointed_resources: vec![persistent_volume("web")],
         },
         AgentCall::Pong { seq: 42 },
         AgentCall::StatusUpdate {
@@ -463,6 +472,7 @@ fn internal_json_shape() {
             frameworks: vec![],
             executors: vec![],
             tasks: vec![],
+            checkpointed_resources: vec![],
         },
     };
     assert_eq!(

@@ -13,6 +13,12 @@ impl AgentCore {
     pub fn handle_master(&mut self, message: MasterMessage, now: f64) {
         match message {
             MasterMessage::Registered { .. } | MasterMessage::Ping { .. } => {}
+            MasterMessage::CheckpointResources { resources } => {
+                tracing::warn!(
+                    count = resources.len(),
+                    "checkpointed resources (reservations, volumes) are not supported by this agent yet"
+                );
+            }
             MasterMessage::RunTask {
                 framework,
                 executor,

@@ -205,6 +205,8 @@ impl AgentCore {
             frameworks,
             executors,
             tasks,
+            // Checkpointed resources (reservations, volumes) are not kept by the agent yet.
+            checkpointed_resources: Vec::new(),
         }
     }
 

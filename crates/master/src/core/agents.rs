@@ -31,6 +31,7 @@ impl MasterCore {
             frameworks,
             executors,
             tasks,
+            checkpointed_resources: _,
         } = envelope.call
         else {
             return Err(CoreError::Invalid("Expecting a SUBSCRIBE call".to_string()));

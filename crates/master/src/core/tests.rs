@@ -65,6 +65,7 @@ fn add_agent(core: &mut MasterCore, resources: &str) -> String {
             frameworks: vec![],
             executors: vec![],
             tasks: vec![],
+            checkpointed_resources: vec![],
         },
     };
     core.agent_subscribe(envelope, "agent-stream", T0)
