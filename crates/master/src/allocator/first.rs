@@ -120,6 +120,24 @@ impl Allocator for FirstFitAllocator {
         }
     }
 
+    fn convert_allocation(
+        &mut self,
+        _framework_id: &str,
+        agent_id: &str,
+        _role: &str,
+        from: &Resources,
+        to: &Resources,
+    ) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            let converted = agent.total.subtract(from).is_ok() && agent.allocated.subtract(from).is_ok();
+            if !converted {
+                tracing::error!(agent_id, "allocator: converting resources that are not held");
+            }
+            agent.total.add_all(to);
+            agent.allocated.add_all(to);
+        }
+    }
+
     fn remove_agent(&mut self, agent_id: &str) {
         self.agents.remove(agent_id);
         for f in self.frameworks.values_mut() {

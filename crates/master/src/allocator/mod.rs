@@ -98,6 +98,18 @@ pub trait Allocator: Send {
     fn update_agent_total(&mut self, agent_id: &str, total: &Resources);
     /// The agent is gone.
     fn remove_agent(&mut self, agent_id: &str);
+    /// Resources a framework holds in `role` on an agent changed shape in place (RESERVE,
+    /// UNRESERVE, CREATE or DESTROY applied inside an ACCEPT): the held `from` becomes `to`.
+    /// The agent's total and the framework's allocation both change; the quantities are the
+    /// same (a reservation or a volume changes identity, not amount). `from` is always held.
+    fn convert_allocation(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        role: &str,
+        from: &Resources,
+        to: &Resources,
+    );
     /// Resources a framework held in `role` on an agent come back (declined, unused, task
     /// ended). With `refuse_seconds`, the framework is not offered them there again until then.
     fn recover(
