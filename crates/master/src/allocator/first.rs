@@ -129,9 +129,13 @@ impl Allocator for FirstFitAllocator {
         to: &Resources,
     ) {
         if let Some(agent) = self.agents.get_mut(agent_id) {
-            let converted = agent.total.subtract(from).is_ok() && agent.allocated.subtract(from).is_ok();
+            let converted =
+                agent.total.subtract(from).is_ok() && agent.allocated.subtract(from).is_ok();
             if !converted {
-                tracing::error!(agent_id, "allocator: converting resources that are not held");
+                tracing::error!(
+                    agent_id,
+                    "allocator: converting resources that are not held"
+                );
             }
             agent.total.add_all(to);
             agent.allocated.add_all(to);

@@ -57,6 +57,13 @@ impl MasterCore {
         let mut launched_now: BTreeSet<String> = BTreeSet::new();
         for operation in accept.operations {
             let kind = operation.r#type.and_then(|t| OpType::try_from(t).ok());
+            if matches!(
+                kind,
+                Some(OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy)
+            ) {
+                self.accept_operation(framework_id, &agent_id, &role, &operation, &mut remaining);
+                continue;
+            }
             match (kind, operation.launch, operation.launch_group) {
                 (Some(OpType::Launch), Some(launch), _) => {
                     for task in launch.task_infos {

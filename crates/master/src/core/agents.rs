@@ -31,13 +31,18 @@ impl MasterCore {
             frameworks,
             executors,
             tasks,
-            checkpointed_resources: _,
+            checkpointed_resources,
         } = envelope.call
         else {
             return Err(CoreError::Invalid("Expecting a SUBSCRIBE call".to_string()));
         };
-        let total = Resources::from_proto(&agent_info.resources)
+        let static_total = Resources::from_proto(&agent_info.resources)
             .map_err(|e| CoreError::Invalid(format!("Agent resources are invalid: {e}")))?;
+        let checkpointed = Resources::from_proto(&checkpointed_resources).map_err(|e| {
+            CoreError::Invalid(format!("Agent checkpointed resources are invalid: {e}"))
+        })?;
+        let total = super::ops::apply_checkpointed(&static_total, &checkpointed.stripped())
+            .map_err(CoreError::Invalid)?;
         let agent_id = match agent_info.id.as_ref() {
             Some(id) => {
                 corral_api::ids::validate_id("Agent", &id.value)

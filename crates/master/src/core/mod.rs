@@ -14,6 +14,7 @@ pub mod accept;
 pub mod agents;
 pub mod effect;
 pub mod operator;
+pub mod ops;
 pub mod records;
 pub mod scheduler;
 pub mod status;
