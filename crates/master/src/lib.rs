@@ -101,8 +101,10 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         .local_addr()
         .map_err(|source| MasterError::Bind { addr: bind, source })?;
 
-    let store = corral_store::DirStore::open(flags.work_dir.join("store"))?;
-    let epoch = corral_store::bump_counter(&store, "leader-epoch")?;
+    let store: Arc<dyn corral_store::Store> =
+        Arc::new(corral_store::DirStore::open(flags.work_dir.join("store"))?);
+    let epoch = corral_store::bump_counter(store.as_ref(), "leader-epoch")?;
+    let policies = load_policies(store.as_ref())?;
 
     let advertise_ip = flags.advertise_ip.unwrap_or(flags.ip);
     let advertise_port = flags.advertise_port.unwrap_or(addr.port());
@@ -115,13 +117,14 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
     let info = master_info(&id, advertise_ip, advertise_port, &hostname, &pid);
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let core = MasterCore::new(
+    let mut core = MasterCore::new(
         settings.core,
         info,
         epoch,
         Box::new(FirstFitAllocator::new()),
         clock.now(),
     );
+    core.apply_policies(policies);
     let (runtime, commands) = Runtime::new(core, clock, settings.timers);
     let (stop, stop_rx) = watch::channel(false);
     let runtime = {
@@ -143,6 +146,8 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         commands,
         identity,
         advertised: format!("{hostname}:{advertise_port}"),
+        store,
+        policy_lock: Arc::default(),
     };
     let service = ServiceBuilder::new()
         .layer(PathNormalizeLayer::new(PathRules::master()))
@@ -167,6 +172,19 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         server,
         runtime,
     })
+}
+
+/// The weights and quotas persisted by earlier runs.
+fn load_policies(store: &dyn corral_store::Store) -> Result<core::weights::Policies, MasterError> {
+    match store.get(http::policy::POLICIES_KEY)? {
+        None => Ok(core::weights::Policies::default()),
+        Some(v) => serde_json::from_slice(&v.value).map_err(|e| {
+            MasterError::Store(corral_store::StoreError::Corrupt {
+                key: http::policy::POLICIES_KEY.to_string(),
+                reason: e.to_string(),
+            })
+        }),
+    }
 }
 
 fn master_info(

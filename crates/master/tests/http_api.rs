@@ -281,3 +281,92 @@ async fn operator_api_and_plain_endpoints() {
     assert_eq!(v["get_master"]["master_info"]["id"], m.id.as_str());
     m.shutdown().await;
 }
+
+async fn operator(client: &reqwest::Client, base: &str, body: Value) -> (u16, String) {
+    let r = client
+        .post(format!("{base}/api/v1"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn weights_and_quota_are_validated_persisted_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = MasterFlags::defaults();
+    flags.port = 0;
+    flags.work_dir = dir.path().to_path_buf();
+    let m = start(flags.clone()).await.unwrap();
+    let base = format!("http://{}", m.addr);
+    let client = reqwest::Client::new();
+
+    let update = json!({"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "b", "weight": 3.0}]}});
+    assert_eq!(operator(&client, &base, update).await.0, 200);
+    let bad = json!({"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "b", "weight": -1.0}]}});
+    let (status, body) = operator(&client, &base, bad).await;
+    assert_eq!(status, 400, "{body}");
+    let quota = json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "q", "guarantees": {"cpus": {"value": 2.0}}, "limits": {"cpus": {"value": 4.0}}}]}});
+    assert_eq!(operator(&client, &base, quota).await.0, 200);
+    let bad_quota = json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "q", "guarantees": {"cpus": {"value": 8.0}}, "limits": {"cpus": {"value": 4.0}}}]}});
+    assert_eq!(operator(&client, &base, bad_quota).await.0, 400);
+    let unknown_agent = json!({"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": "nope"},
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1},
+                       "reservations": [{"type": "DYNAMIC", "role": "q"}]}]}});
+    assert_eq!(operator(&client, &base, unknown_agent).await.0, 400);
+    m.shutdown().await;
+
+    // A new master on the same work dir has the same policies.
+    let m = start(flags).await.unwrap();
+    let base = format!("http://{}", m.addr);
+    let (status, body) = operator(&client, &base, json!({"type": "GET_WEIGHTS"})).await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["get_weights"]["weight_infos"],
+        json!([{"role": "b", "weight": 3.0}])
+    );
+    let w: Value = client
+        .get(format!("{base}/weights"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w, json!([{"role": "b", "weight": 3.0}]));
+    let (_, body) = operator(&client, &base, json!({"type": "GET_QUOTA"})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["get_quota"]["status"]["configs"][0]["role"], "q");
+    assert_eq!(
+        v["get_quota"]["status"]["configs"][0]["guarantees"]["cpus"]["value"],
+        2.0
+    );
+    let roles: Value = client
+        .get(format!("{base}/roles"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let q = roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "q")
+        .expect("role q listed");
+    assert_eq!(q["quota"]["guarantee"]["cpus"], 2.0);
+    let b = roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "b")
+        .expect("role b listed");
+    assert_eq!(b["weight"], 3.0);
+    m.shutdown().await;
+}

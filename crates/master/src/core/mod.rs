@@ -19,6 +19,7 @@ pub mod records;
 pub mod scheduler;
 pub mod status;
 pub mod view;
+pub mod weights;
 
 #[cfg(test)]
 mod tests;
@@ -104,6 +105,7 @@ pub struct MasterCore {
     pub(crate) allocation_pending: bool,
     /// The latest `now` seen by [`Self::tick`], for views that need a time.
     pub(crate) clock: Time,
+    pub(crate) policies: weights::Policies,
     effects: Vec<Effect>,
 }
 
@@ -134,6 +136,7 @@ impl MasterCore {
             counters: Counters::default(),
             allocation_pending: false,
             clock: now,
+            policies: weights::Policies::default(),
             effects: Vec::new(),
         }
     }

@@ -1,7 +1,5 @@
 //! The operator API's read views (`POST /api/v1`, `mesos.v1.master.Response` payloads).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use corral_api::v1::master::response;
 use corral_api::v1::{self, TimeInfo};
 use corral_resources::Resources;
@@ -137,34 +135,23 @@ impl MasterCore {
 
     /// GET_ROLES.
     pub fn get_roles(&self) -> response::GetRoles {
-        let mut roles: BTreeMap<String, (BTreeSet<String>, Resources)> = BTreeMap::new();
-        for f in self.frameworks.values() {
-            for role in &f.roles {
-                roles
-                    .entry(role.clone())
-                    .or_default()
-                    .0
-                    .insert(f.id.clone());
-            }
-        }
-        for r in self.tasks.values().filter(|r| !r.terminal) {
-            roles
-                .entry(r.role.clone())
-                .or_default()
-                .1
-                .add_all(&r.resources);
-        }
         response::GetRoles {
-            roles: roles
+            roles: self
+                .role_usage()
                 .into_iter()
-                .map(|(name, (frameworks, resources))| v1::Role {
-                    name,
-                    weight: 1.0,
-                    frameworks: frameworks
-                        .into_iter()
-                        .map(|value| v1::FrameworkId { value })
-                        .collect(),
-                    resources: resources.to_proto(),
+                .map(|(name, u)| {
+                    let mut resources = u.allocated.clone();
+                    resources.add_all(&u.offered);
+                    v1::Role {
+                        weight: self.weight_of(&name),
+                        name,
+                        frameworks: u
+                            .frameworks
+                            .into_iter()
+                            .map(|value| v1::FrameworkId { value })
+                            .collect(),
+                        resources: resources.to_proto(),
+                    }
                 })
                 .collect(),
         }

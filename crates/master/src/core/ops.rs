@@ -370,6 +370,11 @@ impl MasterCore {
         Ok(())
     }
 
+    /// An agent's current total, if registered.
+    pub fn agent_total(&self, agent_id: &str) -> Option<Resources> {
+        self.agents.get(agent_id).map(|a| a.total.clone())
+    }
+
     /// Send the agent its complete checkpointed set.
     fn checkpoint_agent(&mut self, agent_id: &str) {
         let Some(agent) = self.agents.get(agent_id) else {

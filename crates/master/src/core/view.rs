@@ -23,6 +23,15 @@ pub struct Identity {
     pub cluster: Option<String>,
 }
 
+/// What a role uses, for `/roles`, GET_ROLES and metrics.
+#[derive(Debug, Default)]
+pub(crate) struct RoleUsage {
+    pub frameworks: BTreeSet<String>,
+    pub allocated: Resources,
+    pub offered: Resources,
+    pub reserved: Resources,
+}
+
 /// `/tasks` query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct TasksQuery {
@@ -317,14 +326,15 @@ impl MasterCore {
     }
 
     /// `/roles`.
-    pub fn roles_json(&self) -> Value {
-        let mut roles: BTreeMap<String, (BTreeSet<String>, Resources, Resources)> = BTreeMap::new();
+    /// Per role: frameworks, resources allocated (used by tasks), offered and reserved.
+    pub(crate) fn role_usage(&self) -> BTreeMap<String, RoleUsage> {
+        let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
         for f in self.frameworks.values() {
             for role in &f.roles {
                 roles
                     .entry(role.clone())
                     .or_default()
-                    .0
+                    .frameworks
                     .insert(f.id.clone());
             }
         }
@@ -332,30 +342,72 @@ impl MasterCore {
             roles
                 .entry(r.role.clone())
                 .or_default()
-                .1
+                .allocated
                 .add_all(&r.resources);
         }
         for o in self.offers.values() {
             roles
                 .entry(o.role.clone())
                 .or_default()
-                .2
+                .offered
                 .add_all(&o.resources);
         }
-        let list: Vec<Value> = roles
+        for a in self.agents.values() {
+            for (role, reserved) in a.total.reservations() {
+                roles.entry(role).or_default().reserved.add_all(&reserved);
+            }
+        }
+        for role in self
+            .policies
+            .weights
+            .keys()
+            .chain(self.policies.quotas.keys())
+        {
+            roles.entry(role.clone()).or_default();
+        }
+        roles
+    }
+
+    /// `/roles`.
+    pub fn roles_json(&self) -> Value {
+        let list: Vec<Value> = self
+            .role_usage()
             .into_iter()
-            .map(|(name, (frameworks, allocated, offered))| {
-                let mut both = allocated.clone();
-                both.add_all(&offered);
+            .map(|(name, u)| {
+                let mut both = u.allocated.clone();
+                both.add_all(&u.offered);
+                let quota = self.policies.quotas.get(&name);
+                let scalars =
+                    |m: Option<&BTreeMap<String, v1::value::Scalar>>| -> Map<String, Value> {
+                        m.map(|m| m.iter().map(|(k, v)| (k.clone(), json!(v.value))).collect())
+                            .unwrap_or_default()
+                    };
+                let why: Vec<Value> = u
+                    .frameworks
+                    .iter()
+                    .flat_map(|f| {
+                        self.allocator
+                            .why_not_offered(f, self.clock)
+                            .into_iter()
+                            .filter(|(role, _)| *role == name)
+                            .map(move |(_, reason)| json!({"framework_id": f, "reason": reason}))
+                    })
+                    .collect();
                 json!({
                     "name": name,
-                    "weight": 1.0,
-                    "frameworks": frameworks,
+                    "weight": self.weight_of(&name),
+                    "frameworks": u.frameworks,
                     "resources": flat(&both),
-                    "allocated": flat(&allocated),
-                    "offered": flat(&offered),
-                    "reserved": flat(&Resources::default()),
-                    "quota": {"role": name, "guarantee": {}, "limit": {}, "consumed": {}},
+                    "allocated": flat(&u.allocated),
+                    "offered": flat(&u.offered),
+                    "reserved": flat(&u.reserved),
+                    "quota": {
+                        "role": name,
+                        "guarantee": scalars(quota.map(|q| &q.guarantees)),
+                        "limit": scalars(quota.map(|q| &q.limits)),
+                        "consumed": flat(&both),
+                    },
+                    "why_not_offered": why,
                 })
             })
             .collect();
@@ -552,6 +604,35 @@ impl MasterCore {
             self.counters.offers_rescinded as f64,
         );
         put("master/slave_removals", self.counters.agents_removed as f64);
+        for (role, u) in self.role_usage() {
+            for (what, r) in [
+                ("allocated", &u.allocated),
+                ("offered", &u.offered),
+                ("reserved", &u.reserved),
+            ] {
+                for name in ["cpus", "mem", "disk", "gpus"] {
+                    let key = format!("allocator/mesos/roles/{role}/resources/{name}/{what}");
+                    m.insert(key, r.scalar_total(name));
+                }
+            }
+            if let Some(q) = self.policies.quotas.get(&role) {
+                for (kind, map) in [("guarantee", &q.guarantees), ("limit", &q.limits)] {
+                    for (name, v) in map {
+                        m.insert(
+                            format!("allocator/mesos/quota/roles/{role}/resources/{name}/{kind}"),
+                            v.value,
+                        );
+                    }
+                }
+                let mut consumed = u.allocated.clone();
+                consumed.add_all(&u.offered);
+                for name in q.guarantees.keys().chain(q.limits.keys()) {
+                    let key =
+                        format!("allocator/mesos/quota/roles/{role}/resources/{name}/consumed");
+                    m.insert(key, consumed.scalar_total(name));
+                }
+            }
+        }
         m
     }
 

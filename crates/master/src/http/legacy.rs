@@ -92,6 +92,15 @@ pub(super) async fn roles(State(s): State<AppState>) -> Result<Response, ApiErro
     Ok(json_response(&v))
 }
 
+pub(super) async fn weights(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let v = s.query(|core, _| core.policies().weight_infos()).await?;
+    Ok(json_response(&v))
+}
+
+pub(super) async fn quota(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json_response(&super::policy::quota_status(&s).await?))
+}
+
 pub(super) async fn flags(State(s): State<AppState>) -> Response {
     json_response(&json!({"flags": s.identity.flags}))
 }

@@ -4,6 +4,7 @@
 mod agent;
 mod legacy;
 mod operator;
+pub mod policy;
 mod scheduler;
 
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// `host:port` clients should use for this master.
     pub advertised: String,
+    /// Where policies (weights, quota) are persisted.
+    pub store: Arc<dyn corral_store::Store>,
+    /// Serializes policy updates (persist, then apply).
+    pub policy_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -92,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/slaves", get(legacy::slaves))
         .route("/tasks", get(legacy::tasks))
         .route("/roles", get(legacy::roles))
+        .route("/weights", get(legacy::weights))
+        .route("/quota", get(legacy::quota))
         .route("/flags", get(legacy::flags))
         .route("/health", get(legacy::health))
         .route("/version", get(legacy::version))

@@ -15,6 +15,9 @@ pub(super) async fn handle(
 ) -> Result<Response, ApiError> {
     let negotiated = request.negotiated()?;
     let call: Call = request.decode()?;
+    if let Some(result) = super::policy::handle(&state, &call, negotiated).await {
+        return result;
+    }
     use call::Type as T;
     use response::Type as R;
     let kind = call.r#type.and_then(|t| T::try_from(t).ok());
