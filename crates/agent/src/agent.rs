@@ -2,7 +2,7 @@
 //! master link and the HTTP server together and returns a [`RunningAgent`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use crate::checkpoint::CheckpointStore;
 use crate::convert::{attributes_to_proto, resources_to_proto};
 use crate::core::{AgentCore, CoreConfig};
 use crate::error::AgentError;
@@ -22,6 +23,7 @@ use crate::flags::{master_url, AgentFlags};
 use crate::http::{AgentStatic, HttpState};
 use crate::launch::LaunchConfig;
 use crate::runtime::{now_secs, Actor, ActorHandle, Command};
+use crate::volumes::{recover_volumes, volume_of, volume_root, VolumeRef};
 
 /// How long [`RunningAgent::shutdown`] waits for the actor to destroy the containers.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -133,6 +135,7 @@ pub async fn start_with(
         registration_timeout: flags.executor_registration_timeout,
         status_update_retry: flags.status_update_retry_interval,
     });
+    let core = recover_checkpointed(core, &work_dir)?;
 
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -208,6 +211,41 @@ fn prepare_work_dir(path: &PathBuf) -> Result<PathBuf, AgentError> {
     };
     std::fs::create_dir_all(path).map_err(error)?;
     std::fs::canonicalize(path).map_err(error)
+}
+
+/// Loads the checkpointed resources (a torn or invalid file is an error naming it), finishes
+/// volume deletions and creations a stop interrupted, and hands the set to the core.
+fn recover_checkpointed(mut core: AgentCore, work_dir: &Path) -> Result<AgentCore, AgentError> {
+    let store = CheckpointStore::new(work_dir);
+    let stored = store
+        .load()
+        .map_err(|e| AgentError::Checkpoint(e.to_string()))?;
+    let plan = core
+        .plan_checkpoint(stored.resources.clone())
+        .map_err(|e| AgentError::Checkpoint(format!("{}: {e}", store.path().display())))?;
+    let pending: Vec<VolumeRef> = stored
+        .pending_destroy
+        .iter()
+        .filter_map(|r| volume_of(work_dir, r).ok().flatten())
+        .collect();
+    recover_volumes(&volume_root(work_dir), plan.volumes(), &pending)
+        .map_err(AgentError::Checkpoint)?;
+    if !stored.pending_destroy.is_empty() {
+        // The deletions are done: forget them.
+        store
+            .save(&plan.record())
+            .map_err(|e| AgentError::Checkpoint(e.to_string()))?;
+    }
+    if !stored.resources.is_empty() {
+        tracing::info!(
+            resources = stored.resources.len(),
+            volumes = plan.volumes().len(),
+            path = %store.path().display(),
+            "recovered the checkpointed resources"
+        );
+    }
+    core.restore_checkpointed(plan);
+    Ok(core)
 }
 
 /// `--resources`, with cpus, mem, disk and ports detected when not given.

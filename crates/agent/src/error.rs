@@ -36,6 +36,9 @@ pub enum AgentError {
         #[source]
         source: io::Error,
     },
+    /// The checkpointed resources cannot be recovered (the file is named in the message).
+    #[error("cannot recover the checkpointed resources: {0}")]
+    Checkpoint(String),
     /// The HTTP client for the master cannot be built.
     #[error("cannot create the HTTP client for the master: {0}")]
     Client(String),

@@ -48,6 +48,8 @@ pub struct LaunchRequest {
     pub env: Vec<(String, String)>,
     /// Run as this user (and own the sandbox), if set.
     pub user: Option<String>,
+    /// Persistent volumes to expose in the sandbox before the executor starts.
+    pub volumes: Vec<crate::volumes::VolumeMount>,
 }
 
 /// `<work_dir>/slaves/<agent>/frameworks/<fid>/executors/<eid>/runs/<cid>`.

@@ -18,6 +18,8 @@
 //! | [`core`] | the sans-IO core: every decision, as state changes and effects |
 //! | [`status_updates`] | per-task update streams, retries and acknowledgements |
 //! | [`launch`] | sandbox paths, executor programs and their `MESOS_*` environment |
+//! | [`checkpoint`] | the checkpointed resources file (reservations, volumes) |
+//! | [`volumes`] | persistent volume directories and how sandboxes see them |
 //! | [`runtime`] | the actor owning the core and carrying out its effects |
 //! | `agent` | [`start`] and [`RunningAgent`] |
 //! | `master_link` | the session with the master (subscribe, reconnect, calls) |
@@ -25,9 +27,11 @@
 //!
 //! Not done yet: agent recovery (a restarted agent registers anew and its old containers are
 //! not adopted), the fetcher (`CommandInfo.uris`), Docker and image containers, the agent's
-//! operator API (`/api/v1`), checkpointing of status updates.
+//! operator API (`/api/v1`), checkpointing of status updates, mount namespaces for volumes
+//! (they are symbolic links in the sandbox for now, see [`volumes`]).
 
 mod agent;
+pub mod checkpoint;
 pub mod convert;
 pub mod core;
 pub mod error;
@@ -38,6 +42,7 @@ pub mod launch;
 mod master_link;
 pub mod runtime;
 pub mod status_updates;
+pub mod volumes;
 
 pub use agent::{start, start_with, RunningAgent};
 pub use error::{AgentError, CallError};

@@ -1,11 +1,14 @@
 //! What the core asks the runtime to do.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use corral_api::internal::AgentCall;
 use corral_api::v1::executor;
 
+use super::CheckpointPlan;
 use crate::launch::LaunchRequest;
+use crate::volumes::VolumeMount;
 
 /// One action for the runtime, in the order the core emitted it.
 // Effects live only between a core call and their execution; boxing would not pay.
@@ -40,6 +43,29 @@ pub enum Effect {
         framework_id: String,
         /// The executor.
         executor_id: String,
+    },
+    /// Persist `plan.record()` durably, then call `commit_checkpoint(plan)`; if it cannot be
+    /// persisted, the set is not adopted.
+    Checkpoint(Box<CheckpointPlan>),
+    /// Create the directories of new persistent volumes.
+    CreateVolumes(Vec<PathBuf>),
+    /// Delete the directories of destroyed persistent volumes (never through a link).
+    DestroyVolumes(Vec<PathBuf>),
+    /// Expose volumes in an existing container's sandbox before a task using them is
+    /// delivered; on failure call `volumes_failed`.
+    AttachVolumes {
+        /// The executor's framework.
+        framework_id: String,
+        /// The executor.
+        executor_id: String,
+        /// Its container.
+        container_id: String,
+        /// Its sandbox.
+        directory: PathBuf,
+        /// The user the container runs as, if switched.
+        user: Option<String>,
+        /// The volumes.
+        volumes: Vec<VolumeMount>,
     },
     /// Call `timer_fired(timer)` after `after`.
     Timer {

@@ -198,6 +198,7 @@ impl AgentCore {
             }));
         }
         self.maybe_complete_executor(framework_id, executor_id);
+        self.reap_volumes();
     }
 
     /// A timer the core started has fired.

@@ -14,10 +14,13 @@ impl AgentCore {
         match message {
             MasterMessage::Registered { .. } | MasterMessage::Ping { .. } => {}
             MasterMessage::CheckpointResources { resources } => {
-                tracing::warn!(
-                    count = resources.len(),
-                    "checkpointed resources (reservations, volumes) are not supported by this agent yet"
-                );
+                match self.plan_checkpoint(resources) {
+                    Ok(plan) => self.emit(Effect::Checkpoint(Box::new(plan))),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "refusing CHECKPOINT_RESOURCES: invalid set; keeping the current one"
+                    ),
+                }
             }
             MasterMessage::RunTask {
                 framework,

@@ -15,6 +15,7 @@
 //! | `master.rs` | KILL_TASK, SHUTDOWN_*, acknowledgements, framework messages |
 //! | `executors.rs` | the executor API calls (SUBSCRIBE, UPDATE, MESSAGE, HEARTBEAT) |
 //! | `lifecycle.rs` | container launched/failed/exited, timers, completing executors |
+//! | `volumes.rs` | CHECKPOINT_RESOURCES, persistent volumes: creating, exposing, destroying |
 //! | `state.rs` | the records |
 
 mod effect;
@@ -23,6 +24,7 @@ mod lifecycle;
 mod master;
 mod run;
 pub mod state;
+mod volumes;
 
 #[cfg(test)]
 mod tests;
@@ -38,9 +40,11 @@ pub use effect::{Effect, Timer};
 pub use executors::CallOutcome;
 pub use lifecycle::{Exit, DESTROY_GRACE};
 pub use state::{Ending, Executor, ExecutorKind, ExecutorState, Framework, Pending};
+pub use volumes::{CheckpointPlan, VolumeStatus};
 
 use crate::launch::LaunchConfig;
 use crate::status_updates::{Accepted, Forward, StatusUpdateManager};
+use crate::volumes::VolumeRef;
 use state::{apply_status, is_terminal, new_task, state_name};
 
 /// What the core needs to know about the agent.
@@ -88,6 +92,10 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Status updates not yet acknowledged.
     pub pending_updates: usize,
+    /// The checkpointed resources (reservations and volumes), as the master sent them.
+    pub checkpointed: Vec<v1::Resource>,
+    /// The persistent volumes, and destroyed ones still in use.
+    pub volumes: Vec<VolumeStatus>,
 }
 
 /// The agent's state and decisions; see the module docs.
@@ -103,6 +111,10 @@ pub struct AgentCore {
     next_connection: u64,
     counters: Counters,
     generation: u64,
+    checkpointed: Vec<v1::Resource>,
+    volumes: Vec<VolumeRef>,
+    /// Destroyed volumes still used by a live task or executor.
+    doomed: Vec<VolumeRef>,
 }
 
 impl AgentCore {
@@ -120,6 +132,9 @@ impl AgentCore {
             next_connection: 0,
             counters: Counters::default(),
             generation: 0,
+            checkpointed: Vec::new(),
+            volumes: Vec::new(),
+            doomed: Vec::new(),
         }
     }
 
@@ -147,6 +162,8 @@ impl AgentCore {
             completed_frameworks: self.completed_frameworks.iter().cloned().collect(),
             counters: self.counters.clone(),
             pending_updates: self.updates.pending_count(),
+            checkpointed: self.checkpointed.clone(),
+            volumes: self.volume_statuses(),
         }
     }
 
@@ -205,8 +222,7 @@ impl AgentCore {
             frameworks,
             executors,
             tasks,
-            // Checkpointed resources (reservations, volumes) are not kept by the agent yet.
-            checkpointed_resources: Vec::new(),
+            checkpointed_resources: self.checkpointed.clone(),
         }
     }
 
@@ -267,6 +283,9 @@ impl AgentCore {
         let accepted = self.updates.update(framework_id, status);
         if let Accepted::Send(forward) = &accepted {
             self.forward(forward.clone());
+        }
+        if is_terminal(state) {
+            self.reap_volumes();
         }
         accepted
     }

@@ -9,6 +9,7 @@ use crate::launch::{
     command_executor_info, executor_command, executor_env, executor_user, sandbox_dir,
     LaunchRequest,
 };
+use crate::volumes::{MountError, VolumeMount};
 
 impl AgentCore {
     /// RUN_TASK: a command task (built-in command executor) or a task for a custom executor.
@@ -136,32 +137,55 @@ impl AgentCore {
         if let Some(error) = invalid {
             return self.refuse(&framework_info, pending.tasks(), error.to_string(), now);
         }
+        if let Some(framework) = self.frameworks.get(&framework_id) {
+            if framework.terminating {
+                tracing::warn!(
+                    framework_id,
+                    "ignoring a launch for a framework that is being shut down"
+                );
+                return;
+            }
+            if let Some(t) = pending
+                .tasks()
+                .iter()
+                .find(|t| framework.task_index.contains_key(&t.task_id.value))
+            {
+                tracing::warn!(framework_id, task_id = %t.task_id.value, "ignoring a launch of a task id that is already in use");
+                return;
+            }
+        }
+        let mounts = match self.pending_mounts(&framework_id, &info, &pending) {
+            Ok(mounts) => mounts,
+            Err(MountError::Unknown(message)) => {
+                // Mesos: the CHECKPOINT_RESOURCES may still come; retrying may succeed.
+                let aware = Framework::new(framework_info.clone()).partition_aware();
+                let state = if aware {
+                    TaskState::TaskDropped
+                } else {
+                    TaskState::TaskLost
+                };
+                let reason = Reason::ResourcesUnknown;
+                return self.fail_launch(&framework_id, &pending, state, reason, &message, now);
+            }
+            Err(MountError::Invalid(message)) => {
+                let (state, reason) = (TaskState::TaskFailed, Reason::ContainerLaunchFailed);
+                let message = format!("Failed to launch container: {message}");
+                return self.fail_launch(&framework_id, &pending, state, reason, &message, now);
+            }
+        };
         let framework = self
             .frameworks
             .entry(framework_id.clone())
             .or_insert_with(|| Framework::new(framework_info.clone()));
-        if framework.terminating {
-            tracing::warn!(
-                framework_id,
-                "ignoring a launch for a framework that is being shut down"
-            );
-            return;
-        }
         framework.info = framework_info.clone();
-        if let Some(t) = pending
-            .tasks()
-            .iter()
-            .find(|t| framework.task_index.contains_key(&t.task_id.value))
-        {
-            tracing::warn!(framework_id, task_id = %t.task_id.value, "ignoring a launch of a task id that is already in use");
-            return;
-        }
         for task in pending.tasks() {
             framework
                 .task_index
                 .insert(task.task_id.value.clone(), executor_id.clone());
         }
         if let Some(executor) = framework.executors.get_mut(&executor_id) {
+            let user = executor_user(&self.config.launch, &framework_info, &executor.info);
+            let attach = attach_volumes(executor, &framework_id, user, mounts);
             match executor.state {
                 ExecutorState::Terminating | ExecutorState::Terminated => {
                     let task_ids: Vec<String> = pending
@@ -186,13 +210,57 @@ impl AgentCore {
                 }
                 ExecutorState::Running if executor.connection.is_some() => {
                     let effect = deliver(executor, &framework_id, pending);
+                    self.effects.extend(attach);
                     self.emit(effect);
                 }
-                _ => executor.queued.push(pending),
+                _ => {
+                    executor.queued.push(pending);
+                    self.effects.extend(attach);
+                }
             }
             return;
         }
-        self.start_executor(framework_info, kind, info, pending, now);
+        self.start_executor(framework_info, kind, info, pending, mounts, now);
+    }
+
+    /// The volumes `pending` needs exposed: its tasks', plus the executor's own when the
+    /// executor is new.
+    fn pending_mounts(
+        &self,
+        framework_id: &str,
+        info: &v1::ExecutorInfo,
+        pending: &Pending,
+    ) -> Result<Vec<VolumeMount>, MountError> {
+        let exists = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.executors.contains_key(&info.executor_id.value));
+        let own = (!exists).then_some(info.resources.as_slice());
+        let tasks = pending.tasks();
+        let has_image = has_image(info.container.as_ref())
+            || tasks.iter().any(|t| has_image(t.container.as_ref()));
+        let resources = own
+            .into_iter()
+            .flatten()
+            .chain(tasks.iter().flat_map(|t| &t.resources));
+        self.launch_mounts(resources, has_image)
+    }
+
+    /// Updates for tasks the agent will not launch (they are recorded nowhere).
+    fn fail_launch(
+        &mut self,
+        framework_id: &str,
+        pending: &Pending,
+        state: TaskState,
+        reason: Reason,
+        message: &str,
+        now: f64,
+    ) {
+        for task in pending.tasks() {
+            let task_id = &task.task_id.value;
+            let message = message.to_string();
+            self.agent_update(framework_id, None, task_id, state, reason, message, now);
+        }
     }
 
     /// Creates an executor for `pending` and asks the runtime to launch its container.
@@ -202,6 +270,7 @@ impl AgentCore {
         kind: ExecutorKind,
         info: v1::ExecutorInfo,
         pending: Pending,
+        volumes: Vec<VolumeMount>,
         now: f64,
     ) {
         let framework_id = framework_info
@@ -249,6 +318,7 @@ impl AgentCore {
                 command,
                 env,
                 user,
+                volumes,
             }))),
             Err(error) => self.container_launch_failed(
                 &framework_id,
@@ -259,6 +329,29 @@ impl AgentCore {
             ),
         }
     }
+}
+
+/// The effect exposing `volumes` in an existing executor's sandbox, if there are any.
+fn attach_volumes(
+    executor: &Executor,
+    framework_id: &str,
+    user: Option<String>,
+    volumes: Vec<VolumeMount>,
+) -> Option<Effect> {
+    (!volumes.is_empty()).then(|| Effect::AttachVolumes {
+        framework_id: framework_id.to_string(),
+        executor_id: executor.id().to_string(),
+        container_id: executor.container_id.clone(),
+        directory: executor.directory.clone(),
+        user,
+        volumes,
+    })
+}
+
+fn has_image(container: Option<&v1::ContainerInfo>) -> bool {
+    container
+        .and_then(|c| c.mesos.as_ref())
+        .is_some_and(|m| m.image.is_some())
 }
 
 /// Records `pending` as delivered and builds its LAUNCH / LAUNCH_GROUP event.

@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value as Json};
 use super::{allocated, AgentStatic, HttpState};
 use crate::convert::{resources_from_proto, resources_to_proto};
 use crate::core::state::new_task;
-use crate::core::{Executor, ExecutorKind, Framework, Snapshot};
+use crate::core::{Executor, ExecutorKind, Framework, Snapshot, VolumeStatus};
+use crate::volumes::{apply_checkpointed, volume_root};
 
 /// Capabilities the agent reports.
 const CAPABILITIES: &[&str] = &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"];
@@ -55,9 +56,18 @@ pub(super) async fn state(State(state): State<HttpState>) -> Result<Response, Ap
 }
 
 fn state_json(info: &AgentStatic, snapshot: &Snapshot) -> Json {
+    // The total: the flag resources with the dynamic reservations and volumes applied.
+    let checkpointed = match resources_from_proto(&snapshot.checkpointed) {
+        Ok(checkpointed) => checkpointed,
+        Err(error) => {
+            tracing::error!(%error, "invalid checkpointed resources in the state");
+            Resources::new()
+        }
+    };
+    let total = apply_checkpointed(&info.resources, &checkpointed);
     let mut reserved: BTreeMap<String, Resources> = BTreeMap::new();
     let mut unreserved = Resources::new();
-    for resource in info.resources.iter() {
+    for resource in total.iter() {
         match resource.reservation_role() {
             Some(role) => reserved
                 .entry(role.to_string())
@@ -93,7 +103,7 @@ fn state_json(info: &AgentStatic, snapshot: &Snapshot) -> Json {
         "pid": format!("slave(1)@{}", info.endpoint),
         "hostname": info.hostname,
         "capabilities": CAPABILITIES,
-        "resources": to_flat_json(&info.resources),
+        "resources": to_flat_json(&total),
         "reserved_resources": to_flat_json_by_role(&reserved),
         "unreserved_resources": to_flat_json(&unreserved),
         "reserved_resources_full": reserved_full,
@@ -105,11 +115,26 @@ fn state_json(info: &AgentStatic, snapshot: &Snapshot) -> Json {
         "flags": flags_json(info),
         "frameworks": snapshot.frameworks.iter().map(framework_json).collect::<Vec<_>>(),
         "completed_frameworks": snapshot.completed_frameworks.iter().map(framework_json).collect::<Vec<_>>(),
+        "checkpointed_resources_full": snapshot.checkpointed,
+        "volume_root": volume_root(&info.work_dir).display().to_string(),
+        "persistent_volumes": snapshot.volumes.iter().map(volume_json).collect::<Vec<_>>(),
     });
     if let Json::Object(fields) = fields {
         out.extend(fields);
     }
     Json::Object(out)
+}
+
+/// A persistent volume and its directory (Corral's addition to `/state`).
+fn volume_json(status: &VolumeStatus) -> Json {
+    let volume = &status.volume;
+    json!({
+        "persistence_id": volume.id,
+        "role": volume.role,
+        "path": volume.path.as_ref().map(|p| p.display().to_string()),
+        "in_use": status.in_use,
+        "destroyed": status.destroyed,
+    })
 }
 
 #[allow(deprecated)] // `role` is deprecated in Mesos but still part of `/state`.

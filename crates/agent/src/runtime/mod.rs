@@ -10,20 +10,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use corral_api::internal::AgentCall;
 use corral_api::v1::executor::{self, event};
-use corral_containerizer::{ContainerId, Containerizer};
+use corral_containerizer::Containerizer;
 use corral_http::{encode, Encoding};
 use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 
+use crate::checkpoint::CheckpointStore;
 use crate::core::{AgentCore, CallOutcome, Effect, Snapshot, DESTROY_GRACE};
-use crate::launch::{launch_spec, prepare_sandbox, LaunchRequest};
 
 mod containers;
 mod handle;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
-use containers::{destroy, exit_of};
+use containers::destroy;
 pub use handle::{now_secs, ActorHandle, Command, ExecutorReply, LinkEvent};
 
 /// How often executors get a HEARTBEAT event.
@@ -52,6 +52,7 @@ pub struct Actor {
     snapshot: Option<(u64, Arc<Snapshot>)>,
     stopping: Arc<AtomicBool>,
     agent_version: String,
+    checkpoints: CheckpointStore,
 }
 
 impl Actor {
@@ -62,6 +63,7 @@ impl Actor {
         to_master: mpsc::UnboundedSender<AgentCall>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let checkpoints = CheckpointStore::new(core.work_dir());
         Actor {
             core,
             containerizer,
@@ -72,6 +74,7 @@ impl Actor {
             snapshot: None,
             stopping: Arc::new(AtomicBool::new(false)),
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            checkpoints,
         }
     }
 
@@ -182,8 +185,16 @@ impl Actor {
                 let _ = reply.send(());
             }
         }
-        for effect in self.core.take_effects() {
-            self.execute(effect);
+        // Carrying out an effect may feed the core again (a committed checkpoint, a failed
+        // volume update); run until nothing is left.
+        loop {
+            let effects = self.core.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            for effect in effects {
+                self.execute(effect);
+            }
         }
     }
 
@@ -284,6 +295,23 @@ impl Actor {
             } => {
                 self.streams.remove(&(framework_id, executor_id));
             }
+            Effect::Checkpoint(plan) => self.checkpoint(*plan),
+            Effect::CreateVolumes(paths) => volumes::create(&paths),
+            Effect::DestroyVolumes(paths) => volumes::destroy(&paths),
+            Effect::AttachVolumes {
+                framework_id,
+                executor_id,
+                container_id,
+                directory,
+                user,
+                volumes,
+            } => {
+                let attached = volumes::attach(&directory, &volumes, user.as_deref());
+                if let Err(error) = attached {
+                    self.core
+                        .volumes_failed(&framework_id, &executor_id, &container_id, &error);
+                }
+            }
             Effect::Timer { after, timer } => {
                 let handle = self.handle.clone();
                 tokio::spawn(async move {
@@ -292,79 +320,6 @@ impl Actor {
                 });
             }
         }
-    }
-
-    /// Prepares the sandbox, launches the container, then waits for it, cleans it up and
-    /// reports its end.
-    fn launch(&self, request: LaunchRequest) {
-        let containerizer = self.containerizer.clone();
-        let handle = self.handle.clone();
-        let stopping = self.stopping.clone();
-        let span = tracing::info_span!(
-            "container",
-            framework_id = %request.framework_id,
-            executor_id = %request.executor_id,
-            container_id = %request.container_id
-        );
-        let task = async move {
-            let LaunchRequest {
-                framework_id,
-                executor_id,
-                container_id,
-                ..
-            } = request.clone();
-            let launched = async {
-                let directory = request.directory.clone();
-                let user = request.user.clone();
-                tokio::task::spawn_blocking(move || prepare_sandbox(&directory, user.as_deref()))
-                    .await
-                    .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?
-                    .map_err(|e| {
-                        format!(
-                            "Failed to prepare the sandbox {}: {e}",
-                            request.directory.display()
-                        )
-                    })?;
-                let spec = launch_spec(&request)?;
-                containerizer.launch(&spec).await.map_err(|e| e.to_string())
-            }
-            .await;
-            let launched = match launched {
-                Ok(launched) => launched,
-                Err(error) => {
-                    handle.send(Command::LaunchFailed {
-                        framework_id,
-                        executor_id,
-                        container_id,
-                        error,
-                    });
-                    return;
-                }
-            };
-            handle.send(Command::Launched {
-                framework_id: framework_id.clone(),
-                executor_id: executor_id.clone(),
-                container_id: container_id.clone(),
-                pid: launched.pid,
-            });
-            let Ok(id) = ContainerId::new(container_id.clone()) else {
-                return;
-            };
-            if stopping.load(Ordering::SeqCst) {
-                destroy(&containerizer, &container_id, Duration::ZERO).await;
-            }
-            let termination = containerizer.wait(&id).await;
-            // Kill whatever the executor left in its session and release the isolators.
-            let cleanup = containerizer.destroy(&id, Duration::ZERO).await;
-            let exit = exit_of(termination.or(cleanup));
-            handle.send(Command::Exited {
-                framework_id,
-                executor_id,
-                container_id,
-                exit,
-            });
-        };
-        tokio::spawn(task.instrument(span));
     }
 
     async fn shutdown(&mut self) {

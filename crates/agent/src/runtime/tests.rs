@@ -226,3 +226,66 @@ async fn a_new_subscribe_closes_the_previous_stream() {
     let event: v1::executor::Event = serde_json::from_slice(&second.recv().await.unwrap()).unwrap();
     assert_eq!(event.r#type, Some(event::Type::Subscribed as i32));
 }
+
+#[tokio::test]
+async fn checkpointed_volumes_on_disk_and_in_sandboxes() {
+    use crate::volumes::tests::volume_resource;
+    let mut h = harness();
+    let work = h._dir.path().to_path_buf();
+    let volume = volume_resource("eng/web", "v1", "state/data");
+    h.actor.send(Command::Link(LinkEvent::Message(Box::new(
+        MasterMessage::CheckpointResources {
+            resources: vec![volume.clone()],
+        },
+    ))));
+    // Persisted, and the directory exists (the role escaped).
+    let directory = work.join("volumes/roles/eng%2Fweb/v1");
+    eventually(|| directory.is_dir().then_some(())).await;
+    let stored = crate::checkpoint::CheckpointStore::new(&work)
+        .load()
+        .unwrap();
+    assert_eq!(stored.resources, vec![volume.clone()]);
+    let snapshot = h.actor.snapshot().await.unwrap();
+    assert_eq!(snapshot.checkpointed, vec![volume.clone()]);
+
+    // A task using the volume sees it at its container path.
+    let MasterMessage::RunTask {
+        framework,
+        executor,
+        mut task,
+    } = run_task("t1")
+    else {
+        unreachable!()
+    };
+    task.resources = vec![volume];
+    h.actor.send(Command::Link(LinkEvent::Message(Box::new(
+        MasterMessage::RunTask {
+            framework,
+            executor,
+            task,
+        },
+    ))));
+    let spec = eventually(|| h.launcher.launches().into_iter().next()).await;
+    let link = spec.working_dir.join("state/data");
+    assert_eq!(std::fs::read_link(&link).unwrap(), directory);
+    std::fs::write(link.join("file"), "kept").unwrap();
+
+    // Destroyed while the task runs: kept until the task ends, then deleted.
+    h.actor.send(Command::Link(LinkEvent::Message(Box::new(
+        MasterMessage::CheckpointResources { resources: vec![] },
+    ))));
+    let snapshot = h.actor.snapshot().await.unwrap();
+    assert!(snapshot.volumes[0].destroyed && snapshot.volumes[0].in_use);
+    assert!(directory.join("file").is_file());
+    assert!(h
+        .launcher
+        .complete(&spec.container_id, ExitStatus::Exited(0)));
+    let status = next_update(&mut h.to_master).await;
+    assert_eq!(status.state(), TaskState::TaskFailed);
+    eventually(|| (!directory.exists()).then_some(())).await;
+    assert!(spec.working_dir.is_dir(), "the sandbox stays");
+    let stored = crate::checkpoint::CheckpointStore::new(&work)
+        .load()
+        .unwrap();
+    assert!(stored.resources.is_empty());
+}

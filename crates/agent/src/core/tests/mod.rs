@@ -3,6 +3,7 @@
 mod launching;
 mod lifecycle;
 mod updates;
+mod volumes;
 
 use std::time::Duration;
 
