@@ -161,6 +161,7 @@ impl Containerizer {
             None => return Err(ContainerizerError::UnknownContainer(id.clone())),
         };
         let status = self.inner.launcher.wait(id).await?;
+        self.check_limitations(id, &limitation);
         Ok(Termination {
             status,
             limitation: limitation.get().cloned(),
@@ -174,7 +175,10 @@ impl Containerizer {
     }
 
     /// Kills the container (see [`Launcher::destroy`]), cleans up the isolators and forgets it.
-    /// If cleanup fails the container stays known and destroy can be retried.
+    /// Isolators that track processes themselves kill what the launcher could not reach in
+    /// their cleanup: with cgroup isolators, processes that left the container's session
+    /// (`setsid`) die too. If cleanup fails the container stays known and destroy can be
+    /// retried.
     pub async fn destroy(
         &self,
         id: &ContainerId,
@@ -200,6 +204,7 @@ impl Containerizer {
         if let Some(t) = self.tracked().get_mut(id) {
             t.terminated = Some(status);
         }
+        self.check_limitations(id, &limitation);
         self.cleanup(id).await?;
         self.tracked().remove(id);
         Ok(Termination {
@@ -263,6 +268,23 @@ impl Containerizer {
             self.cleanup_quietly(id).await;
         }
         Ok(report)
+    }
+
+    /// After the main process ended: records a limit that an isolator sees now, if none was
+    /// reported (e.g. the OOM killer took the main process before the watcher looked).
+    fn check_limitations(&self, id: &ContainerId, cell: &OnceLock<Limitation>) {
+        if cell.get().is_some() {
+            return;
+        }
+        if let Some(hit) = self
+            .inner
+            .isolators
+            .iter()
+            .find_map(|isolator| isolator.check_limitation(id))
+        {
+            tracing::warn!(container_id = %id, limitation = %hit, "container ended at a limit");
+            let _ = cell.set(hit);
+        }
     }
 
     /// Cleans up every isolator in reverse order; returns the first failure.

@@ -137,6 +137,26 @@ pub enum IsolatorError {
     UnknownContainer(ContainerId),
     #[error("{what} is not supported on this host")]
     Unsupported { what: &'static str },
+    /// Processes of the container's cgroups survived the kill timeout (e.g. stuck in
+    /// uninterruptible sleep). The cgroups stay; cleanup can be retried.
+    #[error("container {id}: processes {remaining:?} survived the cgroup kill")]
+    DestroyIncomplete {
+        id: ContainerId,
+        remaining: Vec<u32>,
+    },
+}
+
+/// The `--isolation` list cannot be turned into isolators.
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationError {
+    #[error("unknown isolator {name:?} (known: {known})")]
+    UnknownIsolator { name: String, known: String },
+    #[error("cannot set up {isolator}: {source}")]
+    Setup {
+        isolator: &'static str,
+        #[source]
+        source: IsolatorError,
+    },
 }
 
 /// Errors of the [`Containerizer`](crate::Containerizer), the only type the agent talks to.

@@ -10,9 +10,11 @@
 //!    in the child before exec (e.g. join a cgroup, set rlimits);
 //! 2. [`isolate`](Isolator::isolate) once the pid is known;
 //! 3. [`watch_limitation`](Isolator::watch_limitation): a future that resolves if the container
-//!    hits a limit (OOM, pids), after which the containerizer kills it;
+//!    hits a limit (OOM, pids), after which the containerizer kills it; when the main process
+//!    ends without one, [`check_limitation`](Isolator::check_limitation) is asked once;
 //! 4. [`usage`](Isolator::usage) on demand;
-//! 5. [`cleanup`](Isolator::cleanup) after all processes are gone, in reverse order.
+//! 5. [`cleanup`](Isolator::cleanup) after the launcher's processes are gone, in reverse
+//!    order; an isolator that tracks processes itself (cgroups) kills what is left first.
 //!
 //! After an agent restart, [`recover`](Isolator::recover) gets the re-adopted containers and
 //! `cleanup` is called for the ones that are gone.
@@ -95,6 +97,14 @@ pub trait Isolator: Send + Sync {
         None
     }
 
+    /// The limit the container has hit, if any, judged now. The containerizer asks when the
+    /// main process has ended and no watcher reported a limitation, because the limit may be
+    /// what ended it (the OOM killer) before the watcher looked.
+    fn check_limitation(&self, id: &ContainerId) -> Option<Limitation> {
+        let _ = id;
+        None
+    }
+
     /// Resource usage as far as this isolator knows it; fields it does not measure are `None`.
     fn usage<'a>(
         &'a self,
@@ -143,6 +153,10 @@ impl<T: Isolator + ?Sized> Isolator for std::sync::Arc<T> {
 
     fn watch_limitation(&self, id: &ContainerId) -> Option<BoxFuture<'static, Limitation>> {
         (**self).watch_limitation(id)
+    }
+
+    fn check_limitation(&self, id: &ContainerId) -> Option<Limitation> {
+        (**self).check_limitation(id)
     }
 
     fn usage<'a>(

@@ -5,17 +5,20 @@
 //! All async operations return [`BoxFuture`]s so that the traits stay object-safe
 //! (`Arc<dyn Launcher>`, `Box<dyn Isolator>`) without an `async_trait` dependency.
 
+use std::ffi::{CStr, CString};
 use std::fmt;
 use std::future::Future;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::mount::MsFlags;
 use nix::sys::resource::Resource;
 use nix::sys::signal::Signal;
 
-use crate::error::{ContainerError, LaunchError, RecoverError};
+use crate::error::{ContainerError, LaunchError, RecoverError, SpecError};
 use crate::spec::{ContainerId, LaunchSpec};
 
 /// A boxed, `Send` future borrowing from `'a`.
@@ -142,6 +145,55 @@ pub enum PreExec {
     /// a cgroup's `cgroup.procs` moves the child into the cgroup before it runs any user code,
     /// so that nothing it forks can escape the cgroup.
     WriteFd { fd: Arc<OwnedFd>, bytes: Vec<u8> },
+    /// Run the rest of the setup and the program as PID 2 of a new pid namespace, under an
+    /// init (PID 1) that reaps orphans. The launcher's process stays outside as a relay that
+    /// ends with the program's status (exit code, or death by the same signal); when the
+    /// program ends, init exits and the kernel kills what is left in the namespace. Put it
+    /// after the cgroup joins, so that all three processes are in the container's cgroups.
+    PidNamespace,
+    /// Unshare the mount namespace, make every mount private (nothing propagates back to the
+    /// host), then mount these in order.
+    PrivateMounts { mounts: Vec<Mount> },
+}
+
+/// A mount for [`PreExec::PrivateMounts`], prepared (as C strings) in the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub(crate) source: CString,
+    pub(crate) target: CString,
+    pub(crate) fstype: Option<CString>,
+    pub(crate) flags: MsFlags,
+}
+
+impl Mount {
+    /// Recursive bind mount of `source` on `target`.
+    pub fn bind(source: &Path, target: &Path) -> Result<Self, SpecError> {
+        Ok(Self {
+            source: c_path("mount source", source)?,
+            target: c_path("mount target", target)?,
+            fstype: None,
+            flags: MsFlags::MS_BIND | MsFlags::MS_REC,
+        })
+    }
+
+    /// A fresh `proc` on `/proc`, which shows the pid namespace of the process mounting it.
+    pub fn proc() -> Self {
+        Self {
+            source: c"proc".to_owned(),
+            target: c"/proc".to_owned(),
+            fstype: Some(c"proc".to_owned()),
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        }
+    }
+
+    pub fn target(&self) -> &CStr {
+        &self.target
+    }
+}
+
+fn c_path(field: &'static str, path: &Path) -> Result<CString, SpecError> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| SpecError::NulByte { field })
 }
 
 /// Starts and controls container processes.

@@ -1,6 +1,9 @@
-//! The crate's only `unsafe` code: what runs in the child between fork and exec, and
-//! `pidfd_open`. Keep this module small; everything here must be audited by hand.
+//! The crate's only `unsafe` code: what runs in the child between fork and exec (including
+//! the namespace setup in [`ns`]), and `pidfd_open`. Keep this module small; everything here
+//! must be audited by hand.
 #![allow(unsafe_code)]
+
+mod ns;
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -50,6 +53,9 @@ impl ChildSetup {
                         return Err(errno(Errno::EIO));
                     }
                 }
+                // Returns only in the program, PID 2 of the new namespace.
+                PreExec::PidNamespace => ns::pid_namespace()?,
+                PreExec::PrivateMounts { mounts } => ns::private_mounts(mounts)?,
             }
         }
         if let Some(identity) = &self.identity {
@@ -71,7 +77,9 @@ pub(crate) fn install(command: &mut tokio::process::Command, setup: ChildSetup) 
     // SAFETY: the closure runs in the child after fork, where only async-signal-safe functions
     // may be called. `ChildSetup::run` only reads data prepared before the fork and calls
     // setsid, setrlimit, write, setgroups, setgid and setuid, which are thin wrappers over
-    // system calls; errors are built with `from_raw_os_error`, which does not allocate.
+    // system calls, and the namespace setup of `ns` (unshare, mount, pipe2, fork, waitpid,
+    // read, write, close, sigaction, sigprocmask, kill, _exit); errors are built with
+    // `from_raw_os_error` or `last_os_error`, which do not allocate.
     unsafe {
         command.pre_exec(move || setup.run());
     }

@@ -16,28 +16,63 @@ use crate::launcher::{BoxFuture, LaunchInfo};
 use crate::procfs::{self, ProcStat};
 use crate::spec::{ContainerId, LaunchSpec};
 
-/// Usage of one container. Each field is `None` when no isolator measures it.
+/// Usage of one container (fields after Mesos's `ResourceStatistics`). Each field is `None`
+/// when no isolator measures it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ResourceUsage {
     pub cpu_user_secs: Option<f64>,
     pub cpu_system_secs: Option<f64>,
     pub cpus_limit: Option<f64>,
+    /// CFS enforcement periods that elapsed, were throttled, and the total throttled time.
+    pub cpus_nr_periods: Option<u64>,
+    pub cpus_nr_throttled: Option<u64>,
+    pub cpus_throttled_time_secs: Option<f64>,
+    /// Resident anonymous memory (cgroups), or the sum of the processes' RSS (`/proc`).
     pub mem_rss_bytes: Option<u64>,
     pub mem_limit_bytes: Option<u64>,
+    /// Memory charged to the container's cgroup, page cache included.
+    pub mem_total_bytes: Option<u64>,
+    /// Highest `mem_total_bytes` seen.
+    pub mem_peak_bytes: Option<u64>,
+    pub mem_cache_bytes: Option<u64>,
+    pub mem_anon_bytes: Option<u64>,
+    pub mem_file_bytes: Option<u64>,
+    pub mem_mapped_file_bytes: Option<u64>,
+    pub mem_swap_bytes: Option<u64>,
     pub processes: Option<u64>,
     pub threads: Option<u64>,
+    /// Cap on processes plus threads.
+    pub pids_limit: Option<u64>,
 }
 
 impl ResourceUsage {
     /// Fills the fields that are `None` in `self` from `other` (earlier isolators win).
     pub fn merge(&mut self, other: ResourceUsage) {
-        self.cpu_user_secs = self.cpu_user_secs.or(other.cpu_user_secs);
-        self.cpu_system_secs = self.cpu_system_secs.or(other.cpu_system_secs);
-        self.cpus_limit = self.cpus_limit.or(other.cpus_limit);
-        self.mem_rss_bytes = self.mem_rss_bytes.or(other.mem_rss_bytes);
-        self.mem_limit_bytes = self.mem_limit_bytes.or(other.mem_limit_bytes);
-        self.processes = self.processes.or(other.processes);
-        self.threads = self.threads.or(other.threads);
+        macro_rules! fill {
+            ($($field:ident),* $(,)?) => {
+                $(self.$field = self.$field.or(other.$field);)*
+            };
+        }
+        fill!(
+            cpu_user_secs,
+            cpu_system_secs,
+            cpus_limit,
+            cpus_nr_periods,
+            cpus_nr_throttled,
+            cpus_throttled_time_secs,
+            mem_rss_bytes,
+            mem_limit_bytes,
+            mem_total_bytes,
+            mem_peak_bytes,
+            mem_cache_bytes,
+            mem_anon_bytes,
+            mem_file_bytes,
+            mem_mapped_file_bytes,
+            mem_swap_bytes,
+            processes,
+            threads,
+            pids_limit,
+        );
     }
 }
 
