@@ -90,16 +90,7 @@ impl RunningMaster {
 /// Start a master: bind, take the next leader epoch, start the actor and the HTTP server.
 pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
     let settings = flags.settings()?;
-    let bind = format!("{}:{}", flags.ip, flags.port);
-    let listener = TcpListener::bind(&bind)
-        .await
-        .map_err(|source| MasterError::Bind {
-            addr: bind.clone(),
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| MasterError::Bind { addr: bind, source })?;
+    let (listener, addr) = bind(&flags).await?;
 
     let store: Arc<dyn corral_store::Store> =
         Arc::new(corral_store::DirStore::open(flags.work_dir.join("store"))?);
@@ -118,14 +109,70 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut core = MasterCore::new(
-        settings.core,
+        settings.core.clone(),
         info,
         epoch,
         Box::new(FirstFitAllocator::new()),
         clock.now(),
     );
     core.apply_policies(policies);
-    let (runtime, commands) = Runtime::new(core, clock, settings.timers);
+    Ok(serve_core(
+        &flags, &settings, listener, addr, core, clock, store,
+    ))
+}
+
+/// Serve an already built core (benchmarks and simulations: a core populated in-process, then
+/// exposed over HTTP). The core keeps its own id, epoch, configuration and state; the flags
+/// give the listener, the advertised address, the timers and the HTTP limits. Nothing is read
+/// from or written to `work_dir`: policies set over HTTP are kept in memory only.
+pub async fn start_with_core(
+    flags: MasterFlags,
+    core: MasterCore,
+) -> Result<RunningMaster, MasterError> {
+    let settings = flags.settings()?;
+    let (listener, addr) = bind(&flags).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn corral_store::Store> = Arc::new(corral_store::MemoryStore::new());
+    Ok(serve_core(
+        &flags, &settings, listener, addr, core, clock, store,
+    ))
+}
+
+/// Bind the listener of `--ip`/`--port`.
+async fn bind(flags: &MasterFlags) -> Result<(TcpListener, SocketAddr), MasterError> {
+    let bind = format!("{}:{}", flags.ip, flags.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| MasterError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| MasterError::Bind { addr: bind, source })?;
+    Ok((listener, addr))
+}
+
+/// Start the actor around `core` and the HTTP server on `listener`.
+fn serve_core(
+    flags: &MasterFlags,
+    settings: &flags::Settings,
+    listener: TcpListener,
+    addr: SocketAddr,
+    core: MasterCore,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn corral_store::Store>,
+) -> RunningMaster {
+    let advertise_ip = flags.advertise_ip.unwrap_or(flags.ip);
+    let advertise_port = flags.advertise_port.unwrap_or(addr.port());
+    let hostname = flags
+        .hostname
+        .clone()
+        .unwrap_or_else(|| advertise_ip.to_string());
+    let pid = format!("master@{advertise_ip}:{advertise_port}");
+    let id = core.master_id().to_string();
+    let epoch = core.epoch();
+    let (runtime, commands) = Runtime::new(core, clock, settings.timers.clone());
     let (stop, stop_rx) = watch::channel(false);
     let runtime = {
         let mut stop_rx = stop_rx.clone();
@@ -138,7 +185,7 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
     };
 
     let identity = Arc::new(Identity {
-        pid: pid.clone(),
+        pid,
         flags: flags.as_map(),
         cluster: flags.cluster.clone(),
     });
@@ -165,13 +212,13 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         }))
     };
     tracing::info!(%addr, master_id = %id, epoch, "master started");
-    Ok(RunningMaster {
+    RunningMaster {
         addr,
         id,
         stop,
         server,
         runtime,
-    })
+    }
 }
 
 /// The weights and quotas persisted by earlier runs.

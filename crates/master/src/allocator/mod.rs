@@ -9,6 +9,7 @@
 //!   resources there again before the filter expires, unless it REVIVEs;
 //! * a suppressed role of a framework gets no offers until REVIVE.
 
+pub mod drf;
 pub mod first;
 
 use std::collections::BTreeMap;

@@ -12,7 +12,7 @@ use crate::allocator::Quota;
 /// The weights and quotas the master keeps (and the registry persists).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Policies {
-    /// Role → weight (absent: 1).
+    /// Role → weight, for every role an operator set (absent: 1).
     pub weights: BTreeMap<String, f64>,
     /// Role → quota config.
     pub quotas: BTreeMap<String, QuotaConfig>,
@@ -74,11 +74,8 @@ impl Policies {
                     info.weight
                 )));
             }
-            if (info.weight - 1.0).abs() < f64::EPSILON {
-                next.weights.remove(&role);
-            } else {
-                next.weights.insert(role, info.weight);
-            }
+            // Mesos keeps every role it was given, including one set back to the default 1.0.
+            next.weights.insert(role, info.weight);
         }
         Ok(next)
     }
@@ -190,7 +187,7 @@ mod tests {
         };
         let p = p.with_weights(&[w("a", 3.0)]).unwrap();
         assert_eq!(p.weights["a"], 3.0);
-        assert!(p.with_weights(&[w("a", 1.0)]).unwrap().weights.is_empty());
+        assert_eq!(p.with_weights(&[w("a", 1.0)]).unwrap().weights["a"], 1.0, "kept, as Mesos does");
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(p.with_weights(&[w("a", bad)]).is_err(), "{bad}");
         }
