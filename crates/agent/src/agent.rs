@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corral_api::v1;
-use corral_containerizer::{Containerizer, PosixLauncher, PosixUsageIsolator, ProcfsUsage};
+use corral_containerizer::{Containerizer, PosixLauncher};
 use corral_http::{serve, ServerLimits};
 use corral_resources::{fill_defaults, parse_resources, read_machine, Attributes, Resources};
 use tokio::net::TcpListener;
@@ -21,6 +21,7 @@ use crate::core::{AgentCore, CoreConfig};
 use crate::error::AgentError;
 use crate::flags::{master_url, AgentFlags};
 use crate::http::{AgentStatic, HttpState};
+use crate::isolation::LimitationProbe;
 use crate::launch::LaunchConfig;
 use crate::runtime::{now_secs, Actor, ActorHandle, Command};
 use crate::volumes::{recover_volumes, volume_of, volume_root, VolumeRef};
@@ -67,19 +68,28 @@ impl RunningAgent {
     }
 }
 
-/// Starts an agent with the POSIX launcher and `/proc` usage reporting.
+/// Starts an agent with the POSIX launcher and the isolators of `--isolation` (see
+/// [`isolation`](crate::isolation)).
 pub async fn start(flags: AgentFlags) -> Result<RunningAgent, AgentError> {
-    let containerizer = Containerizer::new(
-        Arc::new(PosixLauncher::new()),
-        vec![Box::new(PosixUsageIsolator::new(ProcfsUsage::new()))],
-    );
-    start_with(flags, containerizer).await
+    master_url(&flags.master)?;
+    let built = crate::isolation::build(&flags)?;
+    let containerizer = Containerizer::new(Arc::new(PosixLauncher::new()), built.isolators);
+    start_inner(flags, containerizer, built.probe).await
 }
 
-/// Starts an agent on a given containerizer (tests and simulations).
+/// Starts an agent on a given containerizer (tests and simulations); `--isolation` and the
+/// `--cgroups_*` flags are then the containerizer's business.
 pub async fn start_with(
     flags: AgentFlags,
     containerizer: Containerizer,
+) -> Result<RunningAgent, AgentError> {
+    start_inner(flags, containerizer, LimitationProbe::default()).await
+}
+
+async fn start_inner(
+    flags: AgentFlags,
+    containerizer: Containerizer,
+    probe: LimitationProbe,
 ) -> Result<RunningAgent, AgentError> {
     let master = master_url(&flags.master)?;
     let work_dir = prepare_work_dir(&flags.work_dir)?;
@@ -130,6 +140,7 @@ pub async fn start_with(
             switch_user: flags.switch_user,
             path: std::env::var("PATH").ok(),
             home: std::env::var("HOME").ok(),
+            pids_limit: Some(flags.default_container_pids_limit),
         },
         agent_info,
         registration_timeout: flags.executor_registration_timeout,
@@ -144,7 +155,7 @@ pub async fn start_with(
         .build()
         .map_err(|e| AgentError::Client(e.to_string()))?;
     let (to_master, calls) = mpsc::unbounded_channel();
-    let actor = Actor::new(core, containerizer.clone(), to_master);
+    let actor = Actor::new(core, containerizer.clone(), to_master).with_limitation_probe(probe);
     let handle = actor.handle();
     let (stopped_tx, stopped) = watch::channel(false);
     let stopped_tx = Arc::new(stopped_tx);

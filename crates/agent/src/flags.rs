@@ -6,8 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser};
+use corral_containerizer::cgroups::{DEFAULT_PIDS_MAX, DEFAULT_ROOT_NAME};
+use corral_containerizer::Isolation;
 
 use crate::error::AgentError;
+
+/// Mesos's default `--isolation`: usage reports from `/proc`, no enforcement.
+pub const DEFAULT_ISOLATION: &str = "posix/cpu,posix/mem";
 
 /// Flags of `corral agent` (Mesos `mesos-agent` names where the meaning is the same).
 #[derive(Debug, Clone, Args)]
@@ -89,6 +94,50 @@ pub struct AgentFlags {
         action = ArgAction::Set
     )]
     pub switch_user: bool,
+
+    /// Isolators, comma-separated (Mesos's `--isolation`): `posix/cpu`, `posix/mem`,
+    /// `posix/usage` (usage from `/proc` only), `cgroups/cpu` (shares, plus a CFS quota with
+    /// `--cgroups_enable_cfs`), `cgroups/mem` (hard limit; the OOM killer acting fails the
+    /// tasks with `REASON_CONTAINER_LIMITATION_MEMORY`), `cgroups/pids` (`pids.max`, see
+    /// `--default_container_pids_limit`), `namespaces/pid`, `filesystem/tmp`. On a host
+    /// without cgroups the `cgroups/*` isolators fall back to `posix/usage` with a warning.
+    #[arg(
+        long = "isolation",
+        env = "MESOS_ISOLATION",
+        default_value = DEFAULT_ISOLATION,
+        value_parser = parse_isolation
+    )]
+    pub isolation: Isolation,
+
+    /// With `cgroups/cpu`, also cap CPU time at the container's `cpus` (CFS quota), not only
+    /// share it proportionally.
+    #[arg(
+        long = "cgroups_enable_cfs",
+        env = "MESOS_CGROUPS_ENABLE_CFS",
+        default_value_t = true,
+        action = ArgAction::Set
+    )]
+    pub cgroups_enable_cfs: bool,
+
+    /// Name of the cgroup, under each hierarchy's mount, that holds the container cgroups
+    /// (relative, e.g. `corral` or `corral/agent1`).
+    #[arg(
+        long = "cgroups_root",
+        env = "MESOS_CGROUPS_ROOT",
+        default_value = DEFAULT_ROOT_NAME,
+        value_parser = parse_cgroups_root
+    )]
+    pub cgroups_root: String,
+
+    /// With `cgroups/pids`: the most processes plus threads one container may have at once
+    /// (its `pids.max`); a fork bomb stops there. Not a Mesos flag (Mesos sets no limit).
+    #[arg(
+        long = "default_container_pids_limit",
+        env = "MESOS_DEFAULT_CONTAINER_PIDS_LIMIT",
+        default_value_t = DEFAULT_PIDS_MAX,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub default_container_pids_limit: u64,
 }
 
 #[derive(Parser)]
@@ -145,8 +194,48 @@ impl AgentFlags {
                 format_duration(self.status_update_retry_interval),
             ),
             ("switch_user", self.switch_user.to_string()),
+            ("isolation", self.isolation.to_string()),
+            ("cgroups_enable_cfs", self.cgroups_enable_cfs.to_string()),
+            ("cgroups_root", self.cgroups_root.clone()),
+            (
+                "default_container_pids_limit",
+                self.default_container_pids_limit.to_string(),
+            ),
         ]
     }
+}
+
+/// Parses `--isolation`: known isolator names, comma-separated (an empty list means none).
+pub fn parse_isolation(text: &str) -> Result<Isolation, String> {
+    Isolation::parse(text).map_err(|e| e.to_string())
+}
+
+/// Checks `--cgroups_root`: a relative path of plain names (no `.`, `..` or empty parts),
+/// since it is joined to every hierarchy's mount point.
+pub fn parse_cgroups_root(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if trimmed.starts_with('/') {
+        return Err(format!(
+            "'{text}' must be relative to the cgroup mounts (e.g. 'corral')"
+        ));
+    }
+    for part in trimmed.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(format!(
+                "'{text}' may only contain plain names separated by '/'"
+            ));
+        }
+        if part.contains(['\0', '\n']) {
+            return Err(format!(
+                "'{}' contains a control character",
+                text.escape_default()
+            ));
+        }
+    }
+    Ok(trimmed.to_string())
 }
 
 /// Where the master is: its base URL, e.g. `http://127.0.0.1:5050`.
@@ -266,5 +355,84 @@ mod tests {
         assert_eq!(flags.executor_registration_timeout, Duration::from_secs(30));
         assert!(!flags.switch_user);
         assert!(AgentFlags::try_parse_from(["agent"]).is_err());
+    }
+
+    #[test]
+    fn isolation_flags_default_like_mesos() {
+        let flags = AgentFlags::try_parse_from(["agent", "--master=m:5050"]).unwrap();
+        assert_eq!(flags.isolation.to_string(), "posix/cpu,posix/mem");
+        assert!(flags.cgroups_enable_cfs);
+        assert_eq!(flags.cgroups_root, "corral");
+        assert_eq!(flags.default_container_pids_limit, DEFAULT_PIDS_MAX);
+        let map = flags.to_map();
+        let get = |name: &str| map.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        assert_eq!(get("isolation").as_deref(), Some("posix/cpu,posix/mem"));
+        assert_eq!(get("cgroups_enable_cfs").as_deref(), Some("true"));
+        assert_eq!(get("cgroups_root").as_deref(), Some("corral"));
+        assert_eq!(
+            get("default_container_pids_limit"),
+            Some(DEFAULT_PIDS_MAX.to_string())
+        );
+    }
+
+    #[test]
+    fn isolation_flags_parse() {
+        let flags = AgentFlags::try_parse_from([
+            "agent",
+            "--master=m:5050",
+            "--isolation=cgroups/cpu, cgroups/mem,cgroups/pids,namespaces/pid,filesystem/tmp",
+            "--cgroups_enable_cfs=false",
+            "--cgroups_root=corral/a1/",
+            "--default_container_pids_limit=128",
+        ])
+        .unwrap();
+        assert_eq!(
+            flags.isolation.to_string(),
+            "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,filesystem/tmp"
+        );
+        assert!(!flags.cgroups_enable_cfs);
+        assert_eq!(flags.cgroups_root, "corral/a1");
+        assert_eq!(flags.default_container_pids_limit, 128);
+    }
+
+    #[test]
+    fn bad_isolation_flags_are_refused_with_the_reason() {
+        let error = AgentFlags::try_parse_from([
+            "agent",
+            "--master=m:5050",
+            "--isolation=cgroups/cpu,cgroups/memory",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("cgroups/memory"), "{error}");
+        assert!(error.contains("known:"), "{error}");
+        for bad in ["/sys/fs/cgroup", "a/../b", "", "./x", "a//b"] {
+            assert!(parse_cgroups_root(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["0", "-1", "x"] {
+            let arg = format!("--default_container_pids_limit={bad}");
+            assert!(
+                AgentFlags::try_parse_from(["agent", "--master=m:5050", arg.as_str()]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn isolation_flags_come_from_the_environment() {
+        // Parsed through clap's env support; the names are checked, not the process env.
+        let command = <Standalone as clap::CommandFactory>::command();
+        let envs: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        for name in [
+            "MESOS_ISOLATION",
+            "MESOS_CGROUPS_ENABLE_CFS",
+            "MESOS_CGROUPS_ROOT",
+            "MESOS_DEFAULT_CONTAINER_PIDS_LIMIT",
+        ] {
+            assert!(envs.iter().any(|e| e == name), "{name} missing: {envs:?}");
+        }
     }
 }

@@ -1,5 +1,20 @@
-//! How an executor is started: its sandbox path, program and `MESOS_*` environment
-//! (`reference/mesos-v1-api.md` §2) — pure functions — and the I/O that prepares the sandbox.
+//! How an executor is started: its sandbox path, program, `MESOS_*` environment
+//! (`reference/mesos-v1-api.md` §2) and resource limits — pure functions — and the I/O that
+//! prepares the sandbox.
+//!
+//! # Resource limits
+//!
+//! An executor's container gets [`ResourceLimits`] (enforced by the `cgroups/*` isolators of
+//! `--isolation`, reported by the `posix/*` ones) from [`container_limits`]: the executor's
+//! own resources plus those of the tasks it is launched with. The built-in command executor
+//! has no resources of its own; like Mesos, the agent adds [`COMMAND_EXECUTOR_CPUS`] (0.1) and
+//! [`COMMAND_EXECUTOR_MEM_MB`] (32 MB) for it, so a command task with `mem:32` runs under a
+//! 64 MB limit. Like Mesos's cgroup isolators, limits are never below [`MIN_CPUS`] and
+//! [`MIN_MEM_MB`]. `pids` is `--default_container_pids_limit`.
+//!
+//! Limits are set when the container is launched: the containerizer cannot change them on a
+//! running container yet, so tasks delivered later to an executor that already runs (a
+//! second task for a custom executor) share the limits computed at its launch.
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,10 +22,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use corral_api::v1;
-use corral_containerizer::{Command, ContainerId, LaunchSpec};
+use corral_containerizer::{Command, ContainerId, LaunchSpec, ResourceLimits};
 
+use crate::convert::sum_resources;
 use crate::core::state::ExecutorKind;
 use crate::flags::format_duration;
+
+/// CPUs the agent adds to a command task for the command executor (Mesos's
+/// `DEFAULT_EXECUTOR_CPUS`).
+pub const COMMAND_EXECUTOR_CPUS: f64 = 0.1;
+/// Memory (MB) the agent adds to a command task for the command executor (Mesos's
+/// `DEFAULT_EXECUTOR_MEM`).
+pub const COMMAND_EXECUTOR_MEM_MB: f64 = 32.0;
+/// The smallest CPU limit given to a container (Mesos's `MIN_CPUS`).
+pub const MIN_CPUS: f64 = 0.01;
+/// The smallest memory limit (MB) given to a container (Mesos's `MIN_MEMORY`).
+pub const MIN_MEM_MB: f64 = 32.0;
 
 /// Everything agent-wide an executor's launch depends on.
 #[derive(Debug, Clone)]
@@ -29,6 +56,8 @@ pub struct LaunchConfig {
     pub path: Option<String>,
     /// The agent's `HOME`, passed on to executors.
     pub home: Option<String>,
+    /// Processes plus threads per container (`--default_container_pids_limit`).
+    pub pids_limit: Option<u64>,
 }
 
 /// What the runtime needs to start one executor container.
@@ -50,6 +79,60 @@ pub struct LaunchRequest {
     pub user: Option<String>,
     /// Persistent volumes to expose in the sandbox before the executor starts.
     pub volumes: Vec<crate::volumes::VolumeMount>,
+    /// The container's resource limits (see [`container_limits`]).
+    pub limits: ResourceLimits,
+}
+
+/// The limits of an executor's container: the executor's resources plus `tasks'` (plus the
+/// command executor's overhead for [`ExecutorKind::Command`]); see the module docs. A task's
+/// `limits` (Mesos 1.9+ `TaskInfo.limits`) replace its `cpus`/`mem` request, and an infinite
+/// one lifts the limit. A resource that adds up to nothing (e.g. no `mem` anywhere) is not
+/// limited.
+pub fn container_limits(
+    kind: ExecutorKind,
+    info: &v1::ExecutorInfo,
+    tasks: &[v1::TaskInfo],
+    pids_limit: Option<u64>,
+) -> ResourceLimits {
+    let (cpus_overhead, mem_overhead) = match kind {
+        ExecutorKind::Command => (COMMAND_EXECUTOR_CPUS, COMMAND_EXECUTOR_MEM_MB),
+        ExecutorKind::Default | ExecutorKind::Custom => (0.0, 0.0),
+    };
+    let cpus = summed_limit("cpus", info, tasks, cpus_overhead).map(|c| c.max(MIN_CPUS));
+    let mem_bytes =
+        summed_limit("mem", info, tasks, mem_overhead).map(|mb| mb_to_bytes(mb.max(MIN_MEM_MB)));
+    ResourceLimits {
+        cpus,
+        mem_bytes,
+        pids: pids_limit.filter(|&n| n > 0),
+    }
+}
+
+/// The executor's `name` plus each task's limit or request of it, plus `overhead`; `None`
+/// when unlimited (an infinite task limit) or nothing.
+fn summed_limit(
+    name: &str,
+    info: &v1::ExecutorInfo,
+    tasks: &[v1::TaskInfo],
+    overhead: f64,
+) -> Option<f64> {
+    let scalar = |list: &[v1::Resource]| sum_resources([list]).scalar(name).as_f64();
+    let mut total = scalar(&info.resources) + overhead;
+    for task in tasks {
+        match task.limits.get(name).map(|limit| limit.value) {
+            Some(value) if value == f64::INFINITY => return None,
+            Some(value) if value.is_finite() && value >= 0.0 => total += value,
+            _ => total += scalar(&task.resources),
+        }
+    }
+    (total.is_finite() && total > 0.0).then_some(total)
+}
+
+/// Whole bytes of a (finite, positive) number of megabytes.
+// The value is finite and positive; `as` saturates on the (absurd) overflow.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn mb_to_bytes(mb: f64) -> u64 {
+    (mb * 1024.0 * 1024.0).round() as u64
 }
 
 /// `<work_dir>/slaves/<agent>/frameworks/<fid>/executors/<eid>/runs/<cid>`.
@@ -276,6 +359,7 @@ pub fn launch_spec(request: &LaunchRequest) -> Result<LaunchSpec, String> {
     spec.env = request.env.clone();
     spec.inherit_env = false;
     spec.user = request.user.clone();
+    spec.resources = request.limits;
     spec.validate().map_err(|e| e.to_string())?;
     Ok(spec)
 }
@@ -293,6 +377,7 @@ mod tests {
             switch_user: false,
             path: Some("/bin".into()),
             home: None,
+            pids_limit: None,
         }
     }
 
@@ -378,6 +463,134 @@ mod tests {
                 args: vec!["-c".into(), "pass".into()]
             }
         );
+    }
+
+    fn with_resources(cpus: f64, mem: f64) -> Vec<v1::Resource> {
+        serde_json::from_value(serde_json::json!([
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}
+        ]))
+        .unwrap()
+    }
+
+    fn task(cpus: f64, mem: f64) -> v1::TaskInfo {
+        v1::TaskInfo {
+            resources: with_resources(cpus, mem),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn command_tasks_get_the_command_executor_overhead() {
+        let limits = container_limits(
+            ExecutorKind::Command,
+            &v1::ExecutorInfo::default(),
+            &[task(0.5, 32.0)],
+            Some(64),
+        );
+        assert!((limits.cpus.unwrap() - 0.6).abs() < 1e-9, "{limits:?}");
+        assert_eq!(limits.mem_bytes, Some(64 << 20));
+        assert_eq!(limits.pids, Some(64));
+    }
+
+    #[test]
+    fn executor_limits_add_its_resources_and_its_tasks() {
+        let info = v1::ExecutorInfo {
+            resources: with_resources(0.1, 32.0),
+            ..Default::default()
+        };
+        let tasks = [task(1.0, 100.0), task(0.5, 28.0)];
+        let limits = container_limits(ExecutorKind::Default, &info, &tasks, None);
+        assert!((limits.cpus.unwrap() - 1.6).abs() < 1e-9, "{limits:?}");
+        assert_eq!(limits.mem_bytes, Some(160 << 20));
+        assert_eq!(limits.pids, None);
+        // Custom executors get no overhead.
+        let limits = container_limits(
+            ExecutorKind::Custom,
+            &v1::ExecutorInfo::default(),
+            &[task(2.0, 48.0)],
+            None,
+        );
+        assert_eq!(limits.cpus, Some(2.0));
+        assert_eq!(limits.mem_bytes, Some(48 << 20));
+    }
+
+    #[test]
+    fn limits_have_floors_and_absent_resources_are_unlimited() {
+        let limits = container_limits(
+            ExecutorKind::Custom,
+            &v1::ExecutorInfo::default(),
+            &[task(0.001, 1.0)],
+            Some(0),
+        );
+        assert_eq!(limits.cpus, Some(MIN_CPUS));
+        assert_eq!(limits.mem_bytes, Some(32 << 20));
+        assert_eq!(limits.pids, None);
+        let limits = container_limits(
+            ExecutorKind::Custom,
+            &v1::ExecutorInfo::default(),
+            &[],
+            None,
+        );
+        assert_eq!(limits, ResourceLimits::default());
+        // Invalid resources are skipped, not trusted.
+        let bad = v1::TaskInfo {
+            resources: serde_json::from_value(serde_json::json!([
+                {"name": "mem", "type": "SCALAR", "scalar": {"value": -5.0}}
+            ]))
+            .unwrap(),
+            ..Default::default()
+        };
+        let limits = container_limits(
+            ExecutorKind::Custom,
+            &v1::ExecutorInfo::default(),
+            &[bad],
+            None,
+        );
+        assert_eq!(limits.mem_bytes, None);
+    }
+
+    #[test]
+    fn task_limits_replace_requests() {
+        let mut limited = task(0.5, 64.0);
+        limited
+            .limits
+            .insert("mem".into(), v1::value::Scalar { value: 256.0 });
+        limited.limits.insert(
+            "cpus".into(),
+            v1::value::Scalar {
+                value: f64::INFINITY,
+            },
+        );
+        let limits = container_limits(
+            ExecutorKind::Command,
+            &v1::ExecutorInfo::default(),
+            &[limited],
+            None,
+        );
+        assert_eq!(limits.mem_bytes, Some((256 + 32) << 20));
+        assert_eq!(limits.cpus, None, "an infinite limit lifts the cap");
+    }
+
+    #[test]
+    fn launch_spec_carries_the_limits() {
+        let limits = ResourceLimits {
+            cpus: Some(0.6),
+            mem_bytes: Some(64 << 20),
+            pids: Some(32),
+        };
+        let request = LaunchRequest {
+            framework_id: "f".into(),
+            executor_id: "e".into(),
+            container_id: "c1".into(),
+            directory: "/tmp".into(),
+            command: Command::Shell("true".into()),
+            env: vec![],
+            user: None,
+            volumes: vec![],
+            limits,
+        };
+        assert_eq!(launch_spec(&request).unwrap().resources, limits);
     }
 
     #[test]

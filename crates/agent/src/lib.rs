@@ -19,6 +19,7 @@
 //! | [`status_updates`] | per-task update streams, retries and acknowledgements |
 //! | [`launch`] | sandbox paths, executor programs and their `MESOS_*` environment |
 //! | [`checkpoint`] | the checkpointed resources file (reservations, volumes) |
+//! | [`isolation`] | the isolators of `--isolation` (cgroups, namespaces, posix) |
 //! | [`volumes`] | persistent volume directories and how sandboxes see them |
 //! | [`runtime`] | the actor owning the core and carrying out its effects |
 //! | `agent` | [`start`] and [`RunningAgent`] |
@@ -28,7 +29,8 @@
 //! Not done yet: agent recovery (a restarted agent registers anew and its old containers are
 //! not adopted), the fetcher (`CommandInfo.uris`), Docker and image containers, the agent's
 //! operator API (`/api/v1`), checkpointing of status updates, mount namespaces for volumes
-//! (they are symbolic links in the sandbox for now, see [`volumes`]).
+//! (they are symbolic links in the sandbox for now, see [`volumes`]), changing the resource
+//! limits of a running container (they are set at launch, see [`launch`]).
 
 mod agent;
 pub mod checkpoint;
@@ -38,6 +40,7 @@ pub mod error;
 mod executor_api;
 pub mod flags;
 pub mod http;
+pub mod isolation;
 pub mod launch;
 mod master_link;
 pub mod runtime;

@@ -4,7 +4,9 @@
 use corral_api::internal::AgentCall;
 use corral_api::v1::executor::{call, event, Call, Event};
 use corral_api::v1::{self, task_status::Source, TaskState};
+use corral_containerizer::LimitationKind;
 
+use super::lifecycle::{limitation_reason, task_limitation};
 use super::run::deliver;
 use super::state::ExecutorState;
 use super::{container_status, materialize_queued, AgentCore, Effect};
@@ -20,9 +22,43 @@ pub enum CallOutcome {
     Accepted,
 }
 
+/// A container limitation: which limit, and the isolator's message.
+pub type ContainerLimitation = (LimitationKind, String);
+
 impl AgentCore {
     /// An executor API call.
     pub fn executor_call(&mut self, call: Call, now: f64) -> Result<CallOutcome, CallError> {
+        self.executor_call_at_limit(call, None, now)
+    }
+
+    /// The container of the executor making `call`, if the call reports a TASK_FAILED: the
+    /// runtime then asks the isolators whether that container is at a limit (the OOM killer's
+    /// victim is usually reported by its executor before the isolator's watcher notices).
+    pub fn failed_task_container(&self, call: &Call) -> Option<&str> {
+        let update = call.update.as_ref()?;
+        if call.r#type != Some(call::Type::Update as i32)
+            || update.status.state() != TaskState::TaskFailed
+        {
+            return None;
+        }
+        let executor = self
+            .frameworks
+            .get(&call.framework_id.value)?
+            .executors
+            .get(&call.executor_id.value)?;
+        (executor.state != ExecutorState::Terminated).then_some(executor.container_id.as_str())
+    }
+
+    /// [`executor_call`](Self::executor_call) from an executor whose container is at
+    /// `limitation`: a TASK_FAILED it reports becomes the limitation's, as the agent reports it
+    /// when the container is killed for it (reason `REASON_CONTAINER_LIMITATION_*`, the
+    /// isolator's message, `SOURCE_AGENT`, `limitation.resources`). Other updates are kept.
+    pub fn executor_call_at_limit(
+        &mut self,
+        call: Call,
+        limitation: Option<ContainerLimitation>,
+        now: f64,
+    ) -> Result<CallOutcome, CallError> {
         let framework_id = call.framework_id.value.clone();
         let executor_id = call.executor_id.value.clone();
         let _span = tracing::debug_span!("executor_call", framework_id, executor_id).entered();
@@ -59,7 +95,13 @@ impl AgentCore {
                 let update = call
                     .update
                     .ok_or_else(|| CallError::Invalid("Expecting 'update' to be present".into()))?;
-                let result = self.update(&framework_id, &executor_id, update.status, now);
+                let result = self.update(
+                    &framework_id,
+                    &executor_id,
+                    update.status,
+                    limitation.as_ref(),
+                    now,
+                );
                 match &result {
                     Ok(()) => self.counters.valid_status_updates += 1,
                     Err(_) => self.counters.invalid_status_updates += 1,
@@ -140,7 +182,7 @@ impl AgentCore {
         // Updates the executor sent but never saw acknowledged: take custody now (duplicates
         // of updates already held are ignored, and acknowledged again).
         for update in subscribe.unacknowledged_updates {
-            if let Err(error) = self.update(framework_id, executor_id, update.status, now) {
+            if let Err(error) = self.update(framework_id, executor_id, update.status, None, now) {
                 tracing::warn!(%error, "ignoring an invalid unacknowledged update");
             }
         }
@@ -160,12 +202,14 @@ impl AgentCore {
         Ok(connection)
     }
 
-    /// UPDATE: validate, fill in, take custody, acknowledge to the executor.
+    /// UPDATE: validate, fill in, take custody, acknowledge to the executor. A TASK_FAILED
+    /// while the container is at `limitation` is reported as that limitation.
     fn update(
         &mut self,
         framework_id: &str,
         executor_id: &str,
         mut status: v1::TaskStatus,
+        limitation: Option<&ContainerLimitation>,
         now: f64,
     ) -> Result<(), CallError> {
         let uuid = status
@@ -215,6 +259,21 @@ impl AgentCore {
         status.timestamp.get_or_insert(now);
         if status.container_status.is_none() {
             status.container_status = Some(container_status(executor));
+        }
+        if let Some((kind, message)) =
+            limitation.filter(|_| status.state() == TaskState::TaskFailed)
+        {
+            tracing::warn!(
+                framework_id,
+                executor_id,
+                task_id = %status.task_id.value,
+                limitation = ?kind,
+                "the executor reports a failed task while its container is at a limit; reporting the limitation"
+            );
+            status.reason = Some(limitation_reason(*kind) as i32);
+            status.message = Some(message.clone());
+            status.source = Some(Source::Agent as i32);
+            status.limitation = task_limitation(*kind, message, executor);
         }
         let already_completed = executor
             .completed_tasks

@@ -6,6 +6,7 @@ use std::time::Duration;
 use corral_api::internal::AgentCall;
 use corral_api::v1::{self, task_status::Reason, TaskState};
 use corral_containerizer::LimitationKind;
+use corral_resources::parse_resources;
 
 use super::state::{
     is_terminal, Ending, ExecutorKind, ExecutorState, MAX_COMPLETED_EXECUTORS,
@@ -134,12 +135,17 @@ impl AgentCore {
         self.counters.executors_terminated += 1;
         let close = executor.connection.take().is_some();
         let kind = executor.kind;
-        let (reason, message) = match (&executor.ending, &exit.limitation) {
-            (Some(ending), _) => (ending.reason, ending.message.clone()),
-            (None, Some((kind, message))) => (limitation_reason(*kind), message.clone()),
+        let (reason, message, limitation) = match (&executor.ending, &exit.limitation) {
+            (Some(ending), _) => (ending.reason, ending.message.clone(), None),
+            (None, Some((kind, message))) => (
+                limitation_reason(*kind),
+                message.clone(),
+                task_limitation(*kind, message, executor),
+            ),
             (None, None) => (
                 Reason::ExecutorTerminated,
                 format!("Executor terminated: {}", exit.message),
+                None,
             ),
         };
         let queued: Vec<String> = executor
@@ -175,13 +181,14 @@ impl AgentCore {
             }
         } else {
             for task_id in live {
-                self.agent_update(
+                self.agent_update_with(
                     framework_id,
                     Some(executor_id),
                     &task_id,
                     TaskState::TaskFailed,
                     reason,
                     message.clone(),
+                    limitation.clone(),
                     now,
                 );
             }
@@ -334,12 +341,73 @@ impl AgentCore {
     }
 }
 
-fn limitation_reason(kind: LimitationKind) -> Reason {
+/// The task status reason of a container limitation.
+pub(super) fn limitation_reason(kind: LimitationKind) -> Reason {
     match kind {
         LimitationKind::Memory => Reason::ContainerLimitationMemory,
         LimitationKind::Disk => Reason::ContainerLimitationDisk,
         LimitationKind::Cpu | LimitationKind::Pids | LimitationKind::Other => {
             Reason::ContainerLimitation
         }
+    }
+}
+
+/// `TaskStatus.limitation` of a container limitation, as Mesos fills it: the exceeded resource
+/// with the amount the isolator reported (memory: the `Maximum Used: <n>MB` of its message),
+/// else the executor's allocation of it. `None` for limits that are not resources (pids).
+pub(super) fn task_limitation(
+    kind: LimitationKind,
+    message: &str,
+    executor: &super::Executor,
+) -> Option<v1::TaskResourceLimitation> {
+    let name = match kind {
+        LimitationKind::Memory => "mem",
+        LimitationKind::Disk => "disk",
+        LimitationKind::Cpu => "cpus",
+        LimitationKind::Pids | LimitationKind::Other => return None,
+    };
+    let reported = match kind {
+        LimitationKind::Memory => used_mb(message),
+        _ => None,
+    };
+    let amount = reported.or_else(|| {
+        let held = crate::convert::sum_resources(
+            std::iter::once(executor.info.resources.as_slice())
+                .chain(executor.tasks.values().map(|t| t.resources.as_slice()))
+                .chain(executor.queued_tasks().map(|t| t.resources.as_slice())),
+        );
+        Some(held.scalar(name).as_f64()).filter(|v| *v > 0.0)
+    })?;
+    let resources = parse_resources(&format!("{name}:{amount}")).ok()?;
+    Some(v1::TaskResourceLimitation {
+        resources: resources.to_proto(),
+    })
+}
+
+/// The `Maximum Used: <n>MB` figure of a memory limitation message.
+fn used_mb(message: &str) -> Option<f64> {
+    let rest = &message[message.find("Maximum Used: ")? + "Maximum Used: ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if !rest[digits.len()..].starts_with("MB") {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod limitation_tests {
+    use super::*;
+
+    #[test]
+    fn used_memory_is_read_from_the_message() {
+        let message =
+            "Memory limit exceeded: Requested: 64MB Maximum Used: 65MB\n\nMEMORY STATISTICS: \n";
+        assert_eq!(used_mb(message), Some(65.0));
+        assert_eq!(
+            used_mb("Memory limit exceeded: Requested: 64MB Maximum Used: unknown MB"),
+            None
+        );
+        assert_eq!(used_mb("nothing here"), None);
+        assert_eq!(used_mb("Maximum Used: 12"), None);
     }
 }

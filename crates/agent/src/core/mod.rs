@@ -37,7 +37,7 @@ use corral_api::internal::AgentCall;
 use corral_api::v1::{self, task_status, TaskState};
 
 pub use effect::{Effect, Timer};
-pub use executors::CallOutcome;
+pub use executors::{CallOutcome, ContainerLimitation};
 pub use lifecycle::{Exit, DESTROY_GRACE};
 pub use state::{Ending, Executor, ExecutorKind, ExecutorState, Framework, Pending};
 pub use volumes::{CheckpointPlan, VolumeStatus};
@@ -302,6 +302,31 @@ impl AgentCore {
         message: String,
         now: f64,
     ) {
+        self.agent_update_with(
+            framework_id,
+            executor_id,
+            task_id,
+            state,
+            reason,
+            message,
+            None,
+            now,
+        );
+    }
+
+    /// [`agent_update`](Self::agent_update) with the resources of a container limitation.
+    #[allow(clippy::too_many_arguments)]
+    fn agent_update_with(
+        &mut self,
+        framework_id: &str,
+        executor_id: Option<&str>,
+        task_id: &str,
+        state: TaskState,
+        reason: task_status::Reason,
+        message: String,
+        limitation: Option<v1::TaskResourceLimitation>,
+        now: f64,
+    ) {
         tracing::info!(
             framework_id,
             task_id,
@@ -328,6 +353,7 @@ impl AgentCore {
             timestamp: Some(now),
             uuid: Some(new_uuid_bytes()),
             container_status,
+            limitation,
             ..Default::default()
         };
         self.handle_update(framework_id, status);

@@ -6,8 +6,8 @@ use corral_api::v1::{self, executor::event, task_status::Reason, TaskState};
 use super::state::{Executor, ExecutorKind, ExecutorState, Framework, Pending};
 use super::{AgentCore, Effect};
 use crate::launch::{
-    command_executor_info, executor_command, executor_env, executor_user, sandbox_dir,
-    LaunchRequest,
+    command_executor_info, container_limits, executor_command, executor_env, executor_user,
+    sandbox_dir, LaunchRequest,
 };
 use crate::volumes::{MountError, VolumeMount};
 
@@ -291,7 +291,8 @@ impl AgentCore {
         let command = executor_command(kind, &info, &launch.executor_binary);
         let env = executor_env(launch, &agent_id, &framework_info, &info, &directory);
         let user = executor_user(launch, &framework_info, &info);
-        tracing::info!(framework_id, executor_id, container_id, kind = ?kind, "launching executor");
+        let limits = container_limits(kind, &info, pending.tasks(), launch.pids_limit);
+        tracing::info!(framework_id, executor_id, container_id, kind = ?kind, ?limits, "launching executor");
         let executor = Executor {
             info,
             kind,
@@ -319,6 +320,7 @@ impl AgentCore {
                 env,
                 user,
                 volumes,
+                limits,
             }))),
             Err(error) => self.container_launch_failed(
                 &framework_id,

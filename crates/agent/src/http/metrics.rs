@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::response::Response;
 use corral_api::v1::{self, TaskState};
-use corral_containerizer::ContainerId;
+use corral_containerizer::{ContainerId, ResourceUsage};
 use corral_http::{json_response, ApiError};
 use corral_resources::Resources;
 use serde_json::{json, Map, Value as Json};
 
 use super::{allocated, HttpState};
 use crate::core::state::{is_terminal, state_name};
-use crate::core::{ExecutorState, Snapshot};
+use crate::core::{Executor, ExecutorState, Snapshot};
+use crate::runtime::now_secs;
 
 pub(super) async fn snapshot(State(state): State<HttpState>) -> Result<Response, ApiError> {
     let snapshot = state.actor.snapshot().await?;
@@ -138,10 +139,16 @@ fn metric_name(state: &str) -> String {
     )
 }
 
-#[allow(deprecated)] // `source` is deprecated in Mesos but still reported here.
-pub(super) async fn statistics(State(state): State<HttpState>) -> Result<Response, ApiError> {
-    let snapshot = state.actor.snapshot().await?;
-    let mut entries = Vec::new();
+/// A live executor's container and its usage.
+struct Measured<'a> {
+    framework_id: &'a str,
+    executor: &'a Executor,
+    statistics: v1::ResourceStatistics,
+}
+
+/// Usage of every live executor container the containerizer can measure.
+async fn measure<'a>(state: &HttpState, snapshot: &'a Snapshot) -> Vec<Measured<'a>> {
+    let mut out = Vec::new();
     for framework in &snapshot.frameworks {
         for executor in framework.executors.values() {
             if executor.pid.is_none() || executor.state == ExecutorState::Terminated {
@@ -153,33 +160,172 @@ pub(super) async fn statistics(State(state): State<HttpState>) -> Result<Respons
             let Ok(usage) = state.containerizer.usage(&id).await else {
                 continue;
             };
-            let held = allocated(executor);
-            let mem_mb = held.scalar("mem").as_f64();
-            let statistics = v1::ResourceStatistics {
-                timestamp: crate::runtime::now_secs(),
-                processes: usage.processes.and_then(|n| u32::try_from(n).ok()),
-                threads: usage.threads.and_then(|n| u32::try_from(n).ok()),
-                cpus_user_time_secs: usage.cpu_user_secs,
-                cpus_system_time_secs: usage.cpu_system_secs,
-                cpus_limit: usage
-                    .cpus_limit
-                    .or_else(|| Some(held.scalar("cpus").as_f64()).filter(|c| *c > 0.0)),
-                mem_rss_bytes: usage.mem_rss_bytes,
-                // Whole bytes of the MB figure; truncation is intended.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                mem_limit_bytes: usage
-                    .mem_limit_bytes
-                    .or_else(|| (mem_mb > 0.0).then_some((mem_mb * 1024.0 * 1024.0) as u64)),
-                ..Default::default()
-            };
-            entries.push(json!({
-                "framework_id": framework.id(),
-                "executor_id": executor.id(),
-                "executor_name": executor.info.name.clone().unwrap_or_default(),
-                "source": executor.info.source.clone().unwrap_or_default(),
-                "statistics": statistics,
-            }));
+            out.push(Measured {
+                framework_id: framework.id(),
+                executor,
+                statistics: resource_statistics(&usage, &allocated(executor), now_secs()),
+            });
         }
     }
+    out
+}
+
+/// Above this a cgroup v1 memory limit means "no limit" (the kernel reports 2^63 rounded
+/// down to a page).
+const UNLIMITED_BYTES: u64 = 1 << 60;
+
+/// Mesos's `ResourceStatistics` from the isolators' usage; limits nobody reports fall back to
+/// what the executor holds.
+pub(crate) fn resource_statistics(
+    usage: &ResourceUsage,
+    held: &Resources,
+    timestamp: f64,
+) -> v1::ResourceStatistics {
+    let count = |n: Option<u64>| n.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let held_cpus = held.scalar("cpus").as_f64();
+    let held_mem = held.scalar("mem").as_f64();
+    // Whole bytes of the MB figure; truncation is intended.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let held_mem_bytes = (held_mem > 0.0).then_some((held_mem * 1024.0 * 1024.0) as u64);
+    v1::ResourceStatistics {
+        timestamp,
+        processes: count(usage.processes),
+        threads: count(usage.threads),
+        cpus_user_time_secs: usage.cpu_user_secs,
+        cpus_system_time_secs: usage.cpu_system_secs,
+        cpus_limit: usage
+            .cpus_limit
+            .or_else(|| Some(held_cpus).filter(|c| *c > 0.0)),
+        cpus_nr_periods: count(usage.cpus_nr_periods),
+        cpus_nr_throttled: count(usage.cpus_nr_throttled),
+        cpus_throttled_time_secs: usage.cpus_throttled_time_secs,
+        mem_rss_bytes: usage.mem_rss_bytes,
+        mem_total_bytes: usage.mem_total_bytes,
+        mem_limit_bytes: usage
+            .mem_limit_bytes
+            .filter(|b| *b < UNLIMITED_BYTES)
+            .or(held_mem_bytes),
+        mem_cache_bytes: usage.mem_cache_bytes,
+        mem_anon_bytes: usage.mem_anon_bytes,
+        mem_file_bytes: usage.mem_file_bytes,
+        mem_mapped_file_bytes: usage.mem_mapped_file_bytes,
+        mem_swap_bytes: usage.mem_swap_bytes,
+        ..Default::default()
+    }
+}
+
+/// `/monitor/statistics`: one entry per live executor container.
+#[allow(deprecated)] // `source` is deprecated in Mesos but still reported here.
+pub(super) async fn statistics(State(state): State<HttpState>) -> Result<Response, ApiError> {
+    let snapshot = state.actor.snapshot().await?;
+    let entries: Vec<Json> = measure(&state, &snapshot)
+        .await
+        .into_iter()
+        .map(|m| {
+            json!({
+                "framework_id": m.framework_id,
+                "executor_id": m.executor.id(),
+                "executor_name": m.executor.info.name.clone().unwrap_or_default(),
+                "source": m.executor.info.source.clone().unwrap_or_default(),
+                "statistics": m.statistics,
+            })
+        })
+        .collect();
     Ok(json_response(&entries))
+}
+
+/// `/containers`: like `/monitor/statistics`, with the container id and status (Mesos's
+/// agent `/containers` for executor containers).
+#[allow(deprecated)] // `source` is deprecated in Mesos but still reported here.
+pub(super) async fn containers(State(state): State<HttpState>) -> Result<Response, ApiError> {
+    let snapshot = state.actor.snapshot().await?;
+    let entries: Vec<Json> = measure(&state, &snapshot)
+        .await
+        .into_iter()
+        .map(|m| {
+            json!({
+                "framework_id": m.framework_id,
+                "executor_id": m.executor.id(),
+                "executor_name": m.executor.info.name.clone().unwrap_or_default(),
+                "source": m.executor.info.source.clone().unwrap_or_default(),
+                "container_id": m.executor.container_id,
+                "status": {
+                    "container_id": {"value": m.executor.container_id},
+                    "executor_pid": m.executor.pid,
+                },
+                "statistics": m.statistics,
+            })
+        })
+        .collect();
+    Ok(json_response(&entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corral_resources::parse_resources;
+
+    #[test]
+    fn statistics_carry_every_measured_field() {
+        let usage = ResourceUsage {
+            cpu_user_secs: Some(1.5),
+            cpu_system_secs: Some(0.25),
+            cpus_limit: Some(0.6),
+            cpus_nr_periods: Some(10),
+            cpus_nr_throttled: Some(3),
+            cpus_throttled_time_secs: Some(0.1),
+            mem_rss_bytes: Some(1 << 20),
+            mem_limit_bytes: Some(64 << 20),
+            mem_total_bytes: Some(2 << 20),
+            mem_peak_bytes: Some(3 << 20),
+            mem_cache_bytes: Some(4096),
+            mem_anon_bytes: Some(8192),
+            mem_file_bytes: Some(4096),
+            mem_mapped_file_bytes: Some(512),
+            mem_swap_bytes: Some(0),
+            processes: Some(2),
+            threads: Some(5),
+            pids_limit: Some(64),
+        };
+        let held = parse_resources("cpus:1;mem:128").unwrap();
+        let s = resource_statistics(&usage, &held, 7.0);
+        let json = serde_json::to_value(&s).unwrap();
+        for (field, value) in [
+            ("timestamp", json!(7.0)),
+            ("cpus_user_time_secs", json!(1.5)),
+            ("cpus_system_time_secs", json!(0.25)),
+            ("cpus_limit", json!(0.6)),
+            ("cpus_nr_periods", json!(10)),
+            ("cpus_nr_throttled", json!(3)),
+            ("cpus_throttled_time_secs", json!(0.1)),
+            ("mem_rss_bytes", json!(1 << 20)),
+            ("mem_total_bytes", json!(2 << 20)),
+            ("mem_limit_bytes", json!(64 << 20)),
+            ("mem_cache_bytes", json!(4096)),
+            ("mem_anon_bytes", json!(8192)),
+            ("mem_file_bytes", json!(4096)),
+            ("mem_mapped_file_bytes", json!(512)),
+            ("mem_swap_bytes", json!(0)),
+            ("processes", json!(2)),
+            ("threads", json!(5)),
+        ] {
+            assert_eq!(json[field], value, "{field} in {json}");
+        }
+    }
+
+    #[test]
+    fn limits_fall_back_to_what_the_executor_holds() {
+        let held = parse_resources("cpus:0.5;mem:32").unwrap();
+        let unlimited = ResourceUsage {
+            mem_limit_bytes: Some(9_223_372_036_854_771_712),
+            ..ResourceUsage::default()
+        };
+        let s = resource_statistics(&unlimited, &held, 1.0);
+        assert_eq!(s.cpus_limit, Some(0.5));
+        assert_eq!(s.mem_limit_bytes, Some(32 << 20));
+        let s = resource_statistics(&ResourceUsage::default(), &Resources::new(), 1.0);
+        assert_eq!(s.cpus_limit, None);
+        assert_eq!(s.mem_limit_bytes, None);
+        assert_eq!(s.cpus_user_time_secs, None);
+    }
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `/api/v1/executor` | `executor_api.rs` |
 //! | `/state`, `/flags`, `/version`, `/health` | `state.rs` |
-//! | `/metrics/snapshot`, `/monitor/statistics` | `metrics.rs` |
+//! | `/metrics/snapshot`, `/monitor/statistics`, `/containers` | `metrics.rs` |
 //! | `/files/{browse,read,download,debug}` | `files.rs` |
 
 mod files;
@@ -81,6 +81,7 @@ pub fn service(
         .route("/health", get(state::health))
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/monitor/statistics", get(metrics::statistics))
+        .route("/containers", get(metrics::containers))
         .route("/files/browse", get(files::browse))
         .route("/files/read", get(files::read))
         .route("/files/download", get(files::download))

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointStore;
 use crate::core::{AgentCore, CallOutcome, Effect, Snapshot, DESTROY_GRACE};
+use crate::isolation::LimitationProbe;
 
 mod containers;
 mod handle;
@@ -53,6 +54,7 @@ pub struct Actor {
     stopping: Arc<AtomicBool>,
     agent_version: String,
     checkpoints: CheckpointStore,
+    limits: LimitationProbe,
 }
 
 impl Actor {
@@ -75,7 +77,15 @@ impl Actor {
             stopping: Arc::new(AtomicBool::new(false)),
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
             checkpoints,
+            limits: LimitationProbe::default(),
         }
+    }
+
+    /// Lets the actor ask the isolators whether a container is at a limit when its executor
+    /// reports a task failure (see [`AgentCore::executor_call_at_limit`]).
+    pub fn with_limitation_probe(mut self, probe: LimitationProbe) -> Self {
+        self.limits = probe;
+        self
     }
 
     /// A handle for senders.
@@ -122,7 +132,12 @@ impl Actor {
                     call.framework_id.value.clone(),
                     call.executor_id.value.clone(),
                 );
-                let result = match self.core.executor_call(*call, now) {
+                let limitation = self
+                    .core
+                    .failed_task_container(&call)
+                    .and_then(|container_id| self.limits.check(container_id));
+                let limitation = limitation.map(|l| (l.kind, l.message));
+                let result = match self.core.executor_call_at_limit(*call, limitation, now) {
                     Ok(CallOutcome::Subscribed(connection)) => Ok(ExecutorReply::Stream(
                         self.open_stream(key, connection, encoding),
                     )),

@@ -31,6 +31,7 @@ fn harness() -> Harness {
             switch_user: false,
             path: Some("/usr/bin:/bin".into()),
             home: None,
+            pids_limit: None,
         },
         agent_info: v1::AgentInfo {
             hostname: "h".into(),

@@ -2,6 +2,7 @@
 
 mod launching;
 mod lifecycle;
+mod limits;
 mod updates;
 mod volumes;
 
@@ -27,6 +28,7 @@ pub(super) fn core() -> AgentCore {
             switch_user: false,
             path: None,
             home: None,
+            pids_limit: None,
         },
         agent_info: v1::AgentInfo {
             hostname: "127.0.0.1".into(),
