@@ -1,7 +1,10 @@
 //! `corral bench ...`: benchmarks, each printed next to its physical floor on this machine.
 
+mod allocator;
 mod floor;
 mod launch;
+mod memory;
+mod state;
 mod stats;
 
 use clap::Subcommand;
@@ -11,6 +14,13 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Launch throughput: ACCEPT → TASK_RUNNING / TASK_FINISHED with in-process agents.
     Launch(launch::LaunchArgs),
+    /// Allocation cycle time on Mesos's allocator benchmark shapes (allocator only).
+    Allocator(allocator::AllocatorArgs),
+    /// `/state` at 10k agents with 100k running + 100k completed tasks, in-process and over
+    /// HTTP (with `/health` latency under load).
+    State(state::StateArgs),
+    /// Master memory per agent and per task.
+    Memory(memory::MemoryArgs),
     /// Only the floors: loopback HTTP request rate and fork/exec rate.
     Floor,
 }
@@ -19,6 +29,9 @@ pub enum BenchCommand {
 pub async fn bench(command: BenchCommand) -> anyhow::Result<u8> {
     match command {
         BenchCommand::Launch(args) => launch::launch(args).await,
+        BenchCommand::Allocator(args) => allocator::allocator(args),
+        BenchCommand::State(args) => state::state(args).await,
+        BenchCommand::Memory(args) => memory::memory(args),
         BenchCommand::Floor => {
             println!("{}", floor::http(1).await?);
             println!("{}", floor::http(8).await?);
