@@ -80,6 +80,14 @@ pub struct MasterFlags {
         default_value = "15secs"
     )]
     pub heartbeat_send_interval: String,
+    /// The allocator: `drf` (hierarchical DRF with weights, quota and reservations) or
+    /// `first` (the simple first-fit allocator, kept for comparison in benchmarks).
+    #[arg(long, env = "CORRAL_ALLOCATOR", default_value = "drf")]
+    pub allocator: String,
+    /// Minimum resources an offer must hold: alternatives separated by `|`, each in resource
+    /// syntax (Mesos's default `cpus:0.01|mem:32`).
+    #[arg(long = "min_allocatable_resources", env = "MESOS_MIN_ALLOCATABLE_RESOURCES", default_value = "cpus:0.01|mem:32")]
+    pub min_allocatable_resources: String,
     /// Largest accepted request body, in bytes.
     #[arg(long = "max_body_bytes", env = "CORRAL_MAX_BODY_BYTES", default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
@@ -127,6 +135,7 @@ impl MasterFlags {
             max_completed_frameworks: self.max_completed_frameworks,
             max_completed_tasks_per_framework: self.max_completed_tasks_per_framework,
         };
+        self.build_allocator()?; // checks --allocator and --min_allocatable_resources early
         let timers = Timers {
             heartbeat,
             agent_ping: ping,
@@ -137,6 +146,25 @@ impl MasterFlags {
             timers,
             max_body_bytes: self.max_body_bytes.max(1024),
         })
+    }
+
+    pub(crate) fn build_allocator(&self) -> Result<Box<dyn crate::allocator::Allocator>, MasterError> {
+        use crate::allocator::drf::{DrfConfig, HierarchicalAllocator};
+        match self.allocator.as_str() {
+            "first" => Ok(Box::new(crate::allocator::first::FirstFitAllocator::new())),
+            "drf" => {
+                let mut min_allocatable = Vec::new();
+                for alternative in self.min_allocatable_resources.split('|').map(str::trim).filter(|s| !s.is_empty()) {
+                    let q = corral_resources::ResourceQuantities::parse(alternative).map_err(|e| MasterError::Flag {
+                        flag: "min_allocatable_resources",
+                        reason: e.to_string(),
+                    })?;
+                    min_allocatable.push(q);
+                }
+                Ok(Box::new(HierarchicalAllocator::new(DrfConfig { min_allocatable, ..DrfConfig::default() })))
+            }
+            other => Err(MasterError::Flag { flag: "allocator", reason: format!("unknown allocator '{other}' (drf or first)") }),
+        }
     }
 
     /// The flags as `/flags` and `/state` show them.
@@ -165,6 +193,8 @@ impl MasterFlags {
             m.insert("offer_timeout".into(), t.clone());
         }
         m.insert("registry".into(), "corral_dir_store".into());
+        m.insert("allocator".into(), self.allocator.clone());
+        m.insert("min_allocatable_resources".into(), self.min_allocatable_resources.clone());
         m
     }
 
@@ -184,6 +214,8 @@ impl MasterFlags {
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
             heartbeat_send_interval: "15secs".into(),
+            allocator: "drf".into(),
+            min_allocatable_resources: "cpus:0.01|mem:32".into(),
             max_body_bytes: 4 << 20,
         }
     }

@@ -29,7 +29,6 @@ use tower::ServiceBuilder;
 
 pub use flags::MasterFlags;
 
-use crate::allocator::first::FirstFitAllocator;
 use crate::clock::{Clock, SystemClock};
 use crate::core::view::Identity;
 use crate::core::MasterCore;
@@ -112,7 +111,7 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         settings.core.clone(),
         info,
         epoch,
-        Box::new(FirstFitAllocator::new()),
+        flags.build_allocator()?,
         clock.now(),
     );
     core.apply_policies(policies);
