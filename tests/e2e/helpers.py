@@ -236,3 +236,111 @@ def run_mesos_cli(config_path, *args, timeout=60):
     return subprocess.run(
         [sys.executable, "-m", "avmesos.cli.mesos-cli", *args],
         env=env, capture_output=True, text=True, timeout=scaled(timeout), check=False)
+
+
+# ----------------------------------------------- operator API and roles ----
+
+def operator_call(master_url, call_type, payload=None, timeout=10):
+    """POST {"type": T, "<t>": payload} to the master's /api/v1 (JSON); return the response."""
+    body = {"type": call_type}
+    if payload is not None:
+        body[call_type.lower()] = payload
+    return requests.post(master_url + "/api/v1", json=body,
+                         headers={"Accept": "application/json"}, timeout=scaled(timeout))
+
+
+def operator_ok(master_url, call_type, payload=None, expect=(200,)):
+    """operator_call() asserting a status in `expect`; the JSON reply (None when empty)."""
+    resp = operator_call(master_url, call_type, payload)
+    assert resp.status_code in expect, (
+        f"{call_type} -> {resp.status_code} (expected {expect}): {resp.text[:500]}")
+    return resp.json() if resp.content else None
+
+
+def roles_by_name(master_url):
+    """{role name: role object} from the legacy GET /roles."""
+    return {r["name"]: r for r in get_json(master_url, "/roles")["roles"]}
+
+
+def role_amount(role_obj, name, field="resources"):
+    """A scalar (e.g. cpus) in a /roles object's flat map `field` (`resources` =
+    allocated + offered, `allocated`, `offered`, `reserved`); 0 when absent."""
+    return float(((role_obj or {}).get(field) or {}).get(name) or 0.0)
+
+
+def quota_json(guarantees=None, limits=None):
+    """{"cpus": 4, "mem": 1024} -> QuotaConfig maps {"cpus": {"value": 4.0}, ...}."""
+    out = {}
+    for key, quantities in (("guarantees", guarantees), ("limits", limits)):
+        if quantities:
+            out[key] = {k: {"value": float(v)} for k, v in quantities.items()}
+    return out
+
+
+# -------------------------------------------------- reserved resources ----
+
+def reservation(role, principal=None):
+    res = {"type": "DYNAMIC", "role": role}
+    if principal:
+        res["principal"] = principal
+    return res
+
+
+def reserved_scalar(name, value, role, principal=None, allocation_role=None):
+    """A scalar dynamically reserved to `role` (refinement format)."""
+    res = scalar(name, value)
+    res["reservations"] = [reservation(role, principal)]
+    if allocation_role:
+        res["allocation_info"] = {"role": allocation_role}
+    return res
+
+
+def reserved_role(resource):
+    """The role a resource is reserved to (innermost reservation, or the pre-1.4
+    `role` field), or None when unreserved."""
+    if resource.get("reservations"):
+        return resource["reservations"][-1].get("role")
+    role = resource.get("role")
+    return None if role in (None, "*") else role
+
+
+def persistence_id(resource):
+    return ((resource.get("disk") or {}).get("persistence") or {}).get("id")
+
+
+def offer_amounts(offer, reserved_to=None):
+    """{name: total} of the offer's scalars that are unreserved (reserved_to=None)
+    or reserved to `reserved_to`; persistent volumes are left out."""
+    totals = {}
+    for r in offer.get("resources", []):
+        if r.get("type") == "SCALAR" and not persistence_id(r) and reserved_role(r) == reserved_to:
+            totals[r["name"]] = totals.get(r["name"], 0.0) + r["scalar"]["value"]
+    return totals
+
+
+def offer_resources(offer, names=("cpus", "mem"), reserved_to=None):
+    """Copies of the offer's `names` resources that are unreserved (reserved_to=None) or
+    reserved to `reserved_to`, volumes excluded: a task using exactly them uses all of them."""
+    return [dict(r) for r in offer.get("resources", [])
+            if r["name"] in names and not persistence_id(r) and reserved_role(r) == reserved_to]
+
+
+def sized(offer, name, value):
+    """An unreserved scalar of `value` allocated like the offer (its allocation_info)."""
+    res = scalar(name, value)
+    if offer.get("allocation_info"):
+        res["allocation_info"] = dict(offer["allocation_info"])
+    return res
+
+
+def describe_offer(offer):
+    """A short text of an offer's resources: name=value[@reserved-role][#volume-id]."""
+    parts = []
+    for r in offer.get("resources", []):
+        text = f"{r['name']}={r.get('scalar', {}).get('value', r.get('ranges', ''))}"
+        if reserved_role(r):
+            text += f"@{reserved_role(r)}"
+        if persistence_id(r):
+            text += f"#{persistence_id(r)}"
+        parts.append(text)
+    return f"{offer.get('agent_id', {}).get('value')}[{', '.join(parts)}]"

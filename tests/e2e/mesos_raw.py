@@ -16,7 +16,7 @@ import uuid
 
 import requests
 
-from helpers import command_task, scaled
+from helpers import command_task, describe_offer, offer_amounts, offer_resources, scaled, sized
 
 JSON = "application/json"
 
@@ -334,3 +334,107 @@ def _parse_headers(head):
         key, _, value = line.decode("latin-1").partition(":")
         headers[key.strip().lower()] = value.strip()
     return headers
+
+
+# --------------------------------------------------- offer-driven loops ----
+
+def accept_call(offer, operations, refuse_seconds=0.0):
+    return {"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": operations,
+                                         "filters": {"refuse_seconds": refuse_seconds}}}
+
+
+def decline_call(offer, refuse_seconds=0.0):
+    return {"type": "DECLINE", "decline": {"offer_ids": [offer["id"]],
+                                           "filters": {"refuse_seconds": refuse_seconds}}}
+
+
+def wait_offer(stream, pred, timeout, desc, refuse_seconds=0.5):
+    """The first new offer of `stream` for which pred(offer) is true; offers that do
+    not match are declined with `refuse_seconds`. The failure names every offer seen."""
+    deadline = time.monotonic() + scaled(timeout)
+    seen = []
+    while True:
+        if stream.errors or time.monotonic() >= deadline:
+            raise AssertionError(f"no offer with {desc} within {timeout}s (stream errors: "
+                                 f"{stream.errors[:1]}); offers seen: "
+                                 f"{[describe_offer(o) for o in seen[-20:]]}")
+        try:
+            offer = stream.next_offer(timeout=1)
+        except AssertionError:
+            continue
+        if pred(offer):
+            return offer
+        seen.append(offer)
+        stream.checked_call(decline_call(offer, refuse_seconds))
+
+
+class OfferLoop:
+    """Answers every offer of a subscribed SchedulerStream on a background thread:
+    `policy(offer)` returns the operations to ACCEPT it with (none: DECLINE), leftovers
+    filtered for `refuse_seconds`. Every offer seen is kept in `offers`; failed calls in
+    `errors`. stop() ends the loop (the stream stays subscribed)."""
+
+    def __init__(self, stream, policy=None, refuse_seconds=1.0):
+        self.stream = stream
+        self.policy = policy or (lambda offer: [])
+        self.refuse_seconds = refuse_seconds
+        self.offers = []
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"offers-{stream.framework_info['name']}")
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(scaled(10))
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                offer = self.stream.next_offer(timeout=0.5)
+            except AssertionError as exc:
+                if self.stream.errors:
+                    self.errors.append(str(exc))
+                    return
+                continue
+            self.offers.append(offer)
+            try:
+                ops = self.policy(offer) or []
+                body = (accept_call(offer, ops, self.refuse_seconds) if ops
+                        else decline_call(offer, self.refuse_seconds))
+                resp = self.stream.call(body)
+                if resp.status_code != 202:
+                    self.errors.append(f"{body['type']} -> {resp.status_code}: {resp.text[:300]}")
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                self.errors.append(f"offer handling failed: {exc!r}")
+
+
+def launch_op(tasks):
+    return {"type": "LAUNCH", "launch": {"task_infos": tasks}}
+
+
+def whole_offer_policy(name, cmd):
+    """OfferLoop policy: one task `cmd` using all of the offer's unreserved cpus and mem
+    (offers without cpus are declined)."""
+    def policy(offer):
+        res = offer_resources(offer)
+        if not any(r["name"] == "cpus" for r in res):
+            return []
+        return [launch_op([command_task(offer["agent_id"], cmd, name=name, resources=res)])]
+    return policy
+
+
+def packing_policy(name, cmd, cpus, mem):
+    """OfferLoop policy: as many (cpus, mem) tasks `cmd` as fit in the offer's unreserved
+    resources."""
+    def policy(offer):
+        have = offer_amounts(offer)
+        n = int(min(have.get("cpus", 0.0) / cpus, have.get("mem", 0.0) / mem) + 1e-9)
+        return [launch_op([command_task(offer["agent_id"], cmd, name=name,
+                                        resources=[sized(offer, "cpus", cpus), sized(offer, "mem", mem)])
+                           for _ in range(n)])] if n else []
+    return policy
