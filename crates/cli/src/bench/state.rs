@@ -142,7 +142,8 @@ pub async fn state(args: StateArgs) -> anyhow::Result<u8> {
     let mut value_only = Vec::new();
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
-        let value = sim.core().state_json(&identity);
+        // What the master serves: typed views borrowed from the core, serialized straight to bytes.
+        let value = sim.core().state_view(&identity);
         let built = started.elapsed();
         let bytes = corral_http::encoding::to_ascii_json(&value).context("encoding /state")?;
         let done = started.elapsed();

@@ -1,6 +1,5 @@
-//! Read views of the core in Mesos's legacy JSON shapes (`/state`, `/frameworks`, `/slaves`,
-//! `/tasks`, `/roles`, `/state-summary`, `/metrics/snapshot`). These are the keys that UIs and
-//! tools (avmesos-cli, dashboards) read; see `shared/reference/mesos-v1-api.md` §4.
+//! The former `serde_json::Value` implementation of the legacy views, kept as the oracle the
+//! typed serializers of `render.rs` are checked against byte for byte (see `tests.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,57 +7,17 @@ use corral_api::v1;
 use corral_resources::Resources;
 use serde_json::{json, Map, Value};
 
-use super::records::{Agent, Connection, Framework, Time};
-use super::MasterCore;
+use super::{state_name, Identity, TasksQuery};
+use crate::core::records::{Agent, Framework, Time};
+use crate::core::MasterCore;
 use crate::res::flat;
-
-/// Static facts about this master process for the views (from flags and the build).
-#[derive(Debug, Clone, Default)]
-pub struct Identity {
-    /// `master@ip:port`.
-    pub pid: String,
-    /// Flags as strings, for `/state` and `/flags`.
-    pub flags: BTreeMap<String, String>,
-    /// Optional cluster name.
-    pub cluster: Option<String>,
-}
-
-/// What a role uses, for `/roles`, GET_ROLES and metrics.
-#[derive(Debug, Default)]
-pub(crate) struct RoleUsage {
-    pub frameworks: BTreeSet<String>,
-    pub allocated: Resources,
-    pub offered: Resources,
-    pub reserved: Resources,
-}
-
-/// `/tasks` query parameters.
-#[derive(Debug, Clone, Default)]
-pub struct TasksQuery {
-    /// Max tasks returned; negative means unlimited. Default 100.
-    pub limit: Option<i64>,
-    /// Skip this many.
-    pub offset: Option<usize>,
-    /// `asc` or `des` (default) by task id order of insertion.
-    pub order_asc: bool,
-    /// Only this framework's tasks.
-    pub framework_id: Option<String>,
-    /// Only this task.
-    pub task_id: Option<String>,
-}
-
-fn state_name(s: i32) -> &'static str {
-    v1::TaskState::try_from(s)
-        .map(|s| s.as_str_name())
-        .unwrap_or("TASK_UNKNOWN")
-}
 
 fn resources_of(proto: &[v1::Resource]) -> Value {
     flat(&Resources::from_proto(proto).unwrap_or_default())
 }
 
 /// One task in legacy form.
-pub fn task_json(task: &v1::Task) -> Value {
+pub(super) fn task_json(task: &v1::Task) -> Value {
     let role = task
         .resources
         .iter()
@@ -125,12 +84,14 @@ fn seconds(t: Option<Time>) -> Value {
     t.map(|t| json!(t)).unwrap_or(Value::Null)
 }
 
-impl MasterCore {
+pub(super) struct Old<'a>(pub &'a MasterCore);
+
+impl Old<'_> {
     fn framework_json(&self, f: &Framework, full: bool) -> Value {
         let mut used = Resources::default();
         let mut tasks = Vec::new();
         for task_id in &f.tasks {
-            if let Some(r) = self.tasks.get(&(f.id.clone(), task_id.clone())) {
+            if let Some(r) = self.0.tasks.get(&(f.id.clone(), task_id.clone())) {
                 if !r.terminal {
                     used.add_all(&r.resources);
                 }
@@ -140,7 +101,7 @@ impl MasterCore {
         let mut offered = Resources::default();
         let mut offers = Vec::new();
         for offer_id in &f.offers {
-            if let Some(o) = self.offers.get(offer_id) {
+            if let Some(o) = self.0.offers.get(offer_id) {
                 offered.add_all(&o.resources);
                 offers.push(json!({
                     "id": offer_id,
@@ -210,7 +171,7 @@ impl MasterCore {
             "offers": offers,
             "executors": executors,
             "suppressed_roles": f.suppressed_roles,
-            "why_not_offered": self.allocator.why_not_offered(&f.id, self.clock).into_iter()
+            "why_not_offered": self.0.allocator.why_not_offered(&f.id, self.0.clock).into_iter()
                 .map(|(role, why)| json!({"role": role, "reason": why})).collect::<Vec<_>>(),
             "labels": f.info.labels.as_ref().map(|l| serde_json::to_value(&l.labels).unwrap_or(Value::Null)),
         });
@@ -259,12 +220,14 @@ impl MasterCore {
     pub fn frameworks_json(&self, only: Option<&str>) -> Value {
         let keep = |id: &str| only.is_none_or(|o| o == id);
         let frameworks: Vec<Value> = self
+            .0
             .frameworks
             .values()
             .filter(|f| keep(&f.id))
             .map(|f| self.framework_json(f, true))
             .collect();
         let completed: Vec<Value> = self
+            .0
             .completed_frameworks
             .iter()
             .filter(|f| keep(&f.id))
@@ -276,6 +239,7 @@ impl MasterCore {
     /// `/slaves` (optionally one agent).
     pub fn slaves_json(&self, only: Option<&str>) -> Value {
         let slaves: Vec<Value> = self
+            .0
             .agents
             .values()
             .filter(|a| only.is_none_or(|o| o == a.id))
@@ -288,9 +252,10 @@ impl MasterCore {
     pub fn tasks_json(&self, q: &TasksQuery) -> Value {
         let mut all: Vec<&v1::Task> = Vec::new();
         let frameworks = self
+            .0
             .frameworks
             .values()
-            .chain(self.completed_frameworks.iter());
+            .chain(self.0.completed_frameworks.iter());
         let mut seen = BTreeSet::new();
         for f in frameworks {
             if q.framework_id.as_deref().is_some_and(|id| id != f.id) || !seen.insert(f.id.clone())
@@ -298,7 +263,7 @@ impl MasterCore {
                 continue;
             }
             for t in &f.tasks {
-                if let Some(r) = self.tasks.get(&(f.id.clone(), t.clone())) {
+                if let Some(r) = self.0.tasks.get(&(f.id.clone(), t.clone())) {
                     all.push(&r.task);
                 }
             }
@@ -325,113 +290,24 @@ impl MasterCore {
         json!({"tasks": tasks})
     }
 
-    /// `/roles`.
-    /// Per role: frameworks, resources allocated (used by tasks), offered and reserved.
-    pub(crate) fn role_usage(&self) -> BTreeMap<String, RoleUsage> {
-        let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
-        for f in self.frameworks.values() {
-            for role in &f.roles {
-                roles
-                    .entry(role.clone())
-                    .or_default()
-                    .frameworks
-                    .insert(f.id.clone());
-            }
-        }
-        for r in self.tasks.values().filter(|r| !r.terminal) {
-            roles
-                .entry(r.role.clone())
-                .or_default()
-                .allocated
-                .add_all(&r.resources);
-        }
-        for o in self.offers.values() {
-            roles
-                .entry(o.role.clone())
-                .or_default()
-                .offered
-                .add_all(&o.resources);
-        }
-        for a in self.agents.values() {
-            for (role, reserved) in a.total.reservations() {
-                roles.entry(role).or_default().reserved.add_all(&reserved);
-            }
-        }
-        for role in self
-            .policies
-            .weights
-            .keys()
-            .chain(self.policies.quotas.keys())
-        {
-            roles.entry(role.clone()).or_default();
-        }
-        roles
-    }
-
-    /// `/roles`.
-    pub fn roles_json(&self) -> Value {
-        let list: Vec<Value> = self
-            .role_usage()
-            .into_iter()
-            .map(|(name, u)| {
-                let mut both = u.allocated.clone();
-                both.add_all(&u.offered);
-                let quota = self.policies.quotas.get(&name);
-                let scalars =
-                    |m: Option<&BTreeMap<String, v1::value::Scalar>>| -> Map<String, Value> {
-                        m.map(|m| m.iter().map(|(k, v)| (k.clone(), json!(v.value))).collect())
-                            .unwrap_or_default()
-                    };
-                let why: Vec<Value> = u
-                    .frameworks
-                    .iter()
-                    .flat_map(|f| {
-                        self.allocator
-                            .why_not_offered(f, self.clock)
-                            .into_iter()
-                            .filter(|(role, _)| *role == name)
-                            .map(move |(_, reason)| json!({"framework_id": f, "reason": reason}))
-                    })
-                    .collect();
-                json!({
-                    "name": name,
-                    "weight": self.weight_of(&name),
-                    "frameworks": u.frameworks,
-                    "resources": flat(&both),
-                    "allocated": flat(&u.allocated),
-                    "offered": flat(&u.offered),
-                    "reserved": flat(&u.reserved),
-                    "quota": {
-                        "role": name,
-                        "guarantee": scalars(quota.map(|q| &q.guarantees)),
-                        "limit": scalars(quota.map(|q| &q.limits)),
-                        "consumed": flat(&both),
-                    },
-                    "why_not_offered": why,
-                })
-            })
-            .collect();
-        json!({"roles": list})
-    }
-
     fn header_json(&self, id: &Identity) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("version".into(), json!(corral_api::MESOS_COMPAT_VERSION));
         m.insert("build_date".into(), json!(""));
         m.insert("build_time".into(), json!(0));
         m.insert("build_user".into(), json!("corral"));
-        m.insert("start_time".into(), json!(self.start_time));
-        m.insert("elected_time".into(), json!(self.start_time));
-        m.insert("id".into(), json!(self.info.id));
+        m.insert("start_time".into(), json!(self.0.start_time));
+        m.insert("elected_time".into(), json!(self.0.start_time));
+        m.insert("id".into(), json!(self.0.info.id));
         m.insert("pid".into(), json!(id.pid));
         m.insert(
             "hostname".into(),
-            json!(self.info.hostname.clone().unwrap_or_default()),
+            json!(self.0.info.hostname.clone().unwrap_or_default()),
         );
         m.insert("leader".into(), json!(id.pid));
         m.insert(
             "leader_info".into(),
-            serde_json::to_value(&self.info).unwrap_or(Value::Null),
+            serde_json::to_value(&self.0.info).unwrap_or(Value::Null),
         );
         if let Some(c) = &id.cluster {
             m.insert("cluster".into(), json!(c));
@@ -443,6 +319,7 @@ impl MasterCore {
     pub fn state_json(&self, id: &Identity) -> Value {
         let mut m = self.header_json(id);
         let active = self
+            .0
             .agents
             .values()
             .filter(|a| a.stream_id.is_some())
@@ -451,7 +328,7 @@ impl MasterCore {
         m.insert("deactivated_slaves".into(), json!(0));
         m.insert(
             "unreachable_slaves".into(),
-            json!(self.unreachable_agents.len()),
+            json!(self.0.unreachable_agents.len()),
         );
         m.insert("flags".into(), json!(id.flags));
         m.insert(
@@ -473,15 +350,16 @@ impl MasterCore {
 
     /// `/state-summary`.
     pub fn state_summary_json(&self, id: &Identity) -> Value {
-        let slaves: Vec<Value> = self.agents.values().map(|a| self.agent_json(a)).collect();
+        let slaves: Vec<Value> = self.0.agents.values().map(|a| self.agent_json(a)).collect();
         let frameworks: Vec<Value> = self
+            .0
             .frameworks
             .values()
             .map(|f| {
                 let mut v = self.framework_json(f, false);
                 let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
                 for t in &f.tasks {
-                    if let Some(r) = self.tasks.get(&(f.id.clone(), t.clone())) {
+                    if let Some(r) = self.0.tasks.get(&(f.id.clone(), t.clone())) {
                         *counts.entry(state_name(r.task.state)).or_default() += 1;
                     }
                 }
@@ -492,161 +370,11 @@ impl MasterCore {
             })
             .collect();
         json!({
-            "hostname": self.info.hostname.clone().unwrap_or_default(),
+            "hostname": self.0.info.hostname.clone().unwrap_or_default(),
             "cluster": id.cluster.clone().unwrap_or_default(),
             "slaves": slaves,
             "frameworks": frameworks,
         })
-    }
-
-    /// `/metrics/snapshot` (master part): a flat map of numbers.
-    pub fn metrics(&self, now: Time) -> BTreeMap<String, f64> {
-        let mut m = BTreeMap::new();
-        let mut put = |k: &str, v: f64| {
-            m.insert(k.to_string(), v);
-        };
-        put("master/elected", 1.0);
-        put("master/uptime_secs", (now - self.start_time).max(0.0));
-        let (total, used, offered) = self.cluster_totals();
-        for name in ["cpus", "gpus", "mem", "disk"] {
-            let t = total.scalar_total(name);
-            let u = used.scalar_total(name);
-            put(&format!("master/{name}_total"), t);
-            put(&format!("master/{name}_used"), u);
-            put(
-                &format!("master/{name}_percent"),
-                if t > 0.0 { u / t } else { 0.0 },
-            );
-            put(
-                &format!("master/{name}_offered"),
-                offered.scalar_total(name),
-            );
-        }
-        let connected = self
-            .agents
-            .values()
-            .filter(|a| a.stream_id.is_some())
-            .count() as f64;
-        put("master/slaves_active", self.agents.len() as f64);
-        put("master/slaves_connected", connected);
-        put(
-            "master/slaves_disconnected",
-            self.agents.len() as f64 - connected,
-        );
-        put("master/slaves_inactive", 0.0);
-        put(
-            "master/slaves_unreachable",
-            self.unreachable_agents.len() as f64,
-        );
-        let fw_connected = self.frameworks.values().filter(|f| f.connected()).count() as f64;
-        put("master/frameworks_active", fw_connected);
-        put("master/frameworks_connected", fw_connected);
-        put(
-            "master/frameworks_disconnected",
-            self.frameworks.len() as f64 - fw_connected,
-        );
-        put(
-            "master/frameworks_inactive",
-            self.frameworks.len() as f64 - fw_connected,
-        );
-        put("master/outstanding_offers", self.offers.len() as f64);
-        let mut live: BTreeMap<&str, u64> = BTreeMap::new();
-        for r in self.tasks.values() {
-            *live.entry(state_name(r.task.state)).or_default() += 1;
-        }
-        for state in [
-            "TASK_STAGING",
-            "TASK_STARTING",
-            "TASK_RUNNING",
-            "TASK_KILLING",
-        ] {
-            let key = format!(
-                "master/tasks_{}",
-                state.trim_start_matches("TASK_").to_lowercase()
-            );
-            put(&key, *live.get(state).unwrap_or(&0) as f64);
-        }
-        for state in [
-            "TASK_FINISHED",
-            "TASK_FAILED",
-            "TASK_KILLED",
-            "TASK_LOST",
-            "TASK_ERROR",
-            "TASK_DROPPED",
-            "TASK_UNREACHABLE",
-            "TASK_GONE",
-            "TASK_GONE_BY_OPERATOR",
-        ] {
-            let key = format!(
-                "master/tasks_{}",
-                state.trim_start_matches("TASK_").to_lowercase()
-            );
-            put(
-                &key,
-                *self.counters.tasks_terminal.get(state).unwrap_or(&0) as f64,
-            );
-        }
-        put(
-            "master/valid_status_updates",
-            self.counters.valid_status_updates as f64,
-        );
-        put(
-            "master/invalid_status_updates",
-            self.counters.invalid_status_updates as f64,
-        );
-        put(
-            "master/messages_decline_offers",
-            self.counters.offers_declined as f64,
-        );
-        put("master/offers_sent", self.counters.offers_sent as f64);
-        put(
-            "master/offers_rescinded",
-            self.counters.offers_rescinded as f64,
-        );
-        put("master/slave_removals", self.counters.agents_removed as f64);
-        for (role, u) in self.role_usage() {
-            for (what, r) in [
-                ("allocated", &u.allocated),
-                ("offered", &u.offered),
-                ("reserved", &u.reserved),
-            ] {
-                for name in ["cpus", "mem", "disk", "gpus"] {
-                    let key = format!("allocator/mesos/roles/{role}/resources/{name}/{what}");
-                    m.insert(key, r.scalar_total(name));
-                }
-            }
-            if let Some(q) = self.policies.quotas.get(&role) {
-                for (kind, map) in [("guarantee", &q.guarantees), ("limit", &q.limits)] {
-                    for (name, v) in map {
-                        m.insert(
-                            format!("allocator/mesos/quota/roles/{role}/resources/{name}/{kind}"),
-                            v.value,
-                        );
-                    }
-                }
-                let mut consumed = u.allocated.clone();
-                consumed.add_all(&u.offered);
-                for name in q.guarantees.keys().chain(q.limits.keys()) {
-                    let key =
-                        format!("allocator/mesos/quota/roles/{role}/resources/{name}/consumed");
-                    m.insert(key, consumed.scalar_total(name));
-                }
-            }
-        }
-        m
-    }
-
-    /// Whether the framework is known (active or completed).
-    pub fn has_framework(&self, id: &str) -> bool {
-        self.frameworks.contains_key(id)
-    }
-
-    /// The framework's stream id if it is connected.
-    pub fn framework_stream(&self, id: &str) -> Option<&str> {
-        match self.frameworks.get(id).map(|f| &f.connection) {
-            Some(Connection::Connected { stream_id }) => Some(stream_id),
-            _ => None,
-        }
     }
 }
 
