@@ -15,7 +15,7 @@ use super::filters::AgentFilters;
 use super::frameworks::FwIdx;
 use super::qty::Qty;
 use super::tree::RoleIdx;
-use super::{HierarchicalAllocator, Held};
+use super::{Held, HierarchicalAllocator};
 
 /// Index of an agent record.
 pub(super) type AgentIdx = usize;
@@ -63,7 +63,7 @@ pub(super) fn plain(resources: &Resources) -> Cow<'_, Resources> {
 }
 
 /// Total size of the ranges and sets in `r`.
-fn nonscalar_size(r: &Resources) -> i64 {
+pub(super) fn nonscalar_size(r: &Resources) -> i64 {
     r.iter()
         .filter(|x| x.as_scalar().is_none())
         .map(|x| x.value.quantity().millis())
@@ -99,7 +99,10 @@ impl HierarchicalAllocator {
             }
             self.names.register(&res);
             if available.subtract(&res).is_err() {
-                tracing::error!(agent_id = id, "allocator: held resources exceed the agent's total");
+                tracing::error!(
+                    agent_id = id,
+                    "allocator: held resources exceed the agent's total"
+                );
                 available = available.saturating_sub(&res);
             }
             let (all, unres) = self.names.split(&res);
@@ -136,6 +139,9 @@ impl HierarchicalAllocator {
         self.free_unres.add(&agent.avail_unres);
         let old_totals = self.totals.clone();
         self.totals.add(&agent.total_all);
+        if !agent.avail_all.is_zero() {
+            self.avail_bits.insert(a);
+        }
         self.agents[a] = Some(agent);
         self.agent_by_id.insert(Arc::from(id), a);
         for (f, r, all, unres) in holdings {
@@ -155,6 +161,7 @@ impl HierarchicalAllocator {
             return;
         };
         self.agent_free.push(a);
+        self.avail_bits.remove(a);
         for h in &agent.held {
             self.charge(h.fw, h.role, &h.all, &h.unres, false);
             self.drop_held_ref(h.fw, h.role);
@@ -174,7 +181,9 @@ impl HierarchicalAllocator {
         let total = plain(total).into_owned();
         self.names.register(&total);
         self.track_reservations(a, false);
-        let Some(agent) = self.agent_mut(a) else { return };
+        let Some(agent) = self.agent_mut(a) else {
+            return;
+        };
         let allocated = agent
             .total
             .checked_sub(&agent.available)
@@ -182,7 +191,10 @@ impl HierarchicalAllocator {
         let available = match total.checked_sub(&allocated) {
             Ok(available) => available,
             Err(_) => {
-                tracing::error!(agent_id = id, "allocator: new total does not cover what is held");
+                tracing::error!(
+                    agent_id = id,
+                    "allocator: new total does not cover what is held"
+                );
                 total.saturating_sub(&allocated)
             }
         };
@@ -221,7 +233,11 @@ impl HierarchicalAllocator {
         let Some(agent) = self.agent(a) else { return };
         let held = agent.total.saturating_sub(&agent.available);
         if !held.contains(&from) {
-            tracing::error!(agent_id, framework_id, "allocator: converting resources that are not held");
+            tracing::error!(
+                agent_id,
+                framework_id,
+                "allocator: converting resources that are not held"
+            );
             return;
         }
         self.track_reservations(a, false);
@@ -230,10 +246,16 @@ impl HierarchicalAllocator {
             agent.total.add_all(&to);
         }
         let old_totals = self.totals.clone();
-        let old_total_all = self.agent(a).map(|x| x.total_all.clone()).unwrap_or_default();
+        let old_total_all = self
+            .agent(a)
+            .map(|x| x.total_all.clone())
+            .unwrap_or_default();
         self.refresh_agent_quantities(a);
         self.totals.sub(&old_total_all);
-        let new_total_all = self.agent(a).map(|x| x.total_all.clone()).unwrap_or_default();
+        let new_total_all = self
+            .agent(a)
+            .map(|x| x.total_all.clone())
+            .unwrap_or_default();
         self.totals.add(&new_total_all);
         self.track_reservations(a, true);
         let f = self.ensure_framework(framework_id);
@@ -260,14 +282,16 @@ impl HierarchicalAllocator {
         }
         let a = *self.agent_by_id.get(agent_id)?;
         let agent = self.agent_mut(a)?;
-        let mut available = agent.available.clone();
-        available.add_all(&res);
-        let clean = agent.total.contains(&available);
+        agent.available.add_all(&res);
+        let clean = agent.total.contains(&agent.available);
         if !clean {
-            tracing::error!(agent_id, framework_id, "allocator: recovering resources that were not held");
-            available = intersection(&agent.total, &available);
+            tracing::error!(
+                agent_id,
+                framework_id,
+                "allocator: recovering resources that were not held"
+            );
+            agent.available = intersection(&agent.total, &agent.available);
         }
-        agent.available = available;
         let old_unres = std::mem::take(&mut agent.avail_unres);
         self.free_unres.sub(&old_unres);
         self.refresh_agent_quantities(a);
@@ -275,18 +299,17 @@ impl HierarchicalAllocator {
             self.free_unres.add(&u);
         }
         let (all, unres) = self.names.split(&res);
+        // `res ⊆ available`; equal sizes mean equal sets.
+        let covers = clean
+            && self.agent(a).is_some_and(|x| {
+                all == x.avail_all && nonscalar_size(&res) == nonscalar_size(&x.available)
+            });
         let f = self.fw_by_id.get(framework_id).copied();
         let r = self.tree.lookup(role);
         if let (Some(f), Some(r)) = (f, r) {
             self.release(a, f, r, &all, &unres);
         }
         self.dirty = true;
-        // `res ⊆ available`; equal sizes mean equal sets.
-        let covers = clean
-            && self.agent(a).is_some_and(|x| {
-                let (all, _) = self.names.split(&res);
-                all == x.avail_all && nonscalar_size(&res) == nonscalar_size(&x.available)
-            });
         Some((a, res, covers))
     }
 
@@ -298,6 +321,11 @@ impl HierarchicalAllocator {
         let (total_all, _) = self.names.split(&agent.total);
         let (avail_all, avail_unres) = self.names.split(&agent.available);
         let has_gpus = self.has_gpus(&total_all);
+        if avail_all.is_zero() {
+            self.avail_bits.remove(a);
+        } else {
+            self.avail_bits.insert(a);
+        }
         if let Some(agent) = self.agent_mut(a) {
             agent.has_reserved = agent.available.iter().any(|r| r.is_reserved());
             agent.total_all = total_all;
@@ -309,96 +337,8 @@ impl HierarchicalAllocator {
     }
 
     fn has_gpus(&self, total_all: &Qty) -> bool {
-        self.names.id("gpus").is_some_and(|id| total_all.get(id) > 0)
-    }
-
-    /// Charges `(f, r)` with quantities now held on agent `a`.
-    pub(super) fn hold(&mut self, a: AgentIdx, f: FwIdx, r: RoleIdx, all: &Qty, unres: &Qty) {
-        if all.is_zero() && unres.is_zero() {
-            return;
-        }
-        let Some(agent) = self.agent_mut(a) else { return };
-        match agent.held.iter_mut().find(|h| h.fw == f && h.role == r) {
-            Some(h) => {
-                h.all.add(all);
-                h.unres.add(unres);
-            }
-            None => {
-                agent.held.push(HeldEntry {
-                    fw: f,
-                    role: r,
-                    all: all.clone(),
-                    unres: unres.clone(),
-                });
-                if let Some(fw) = self.fw_mut(f) {
-                    fw.held_refs += 1;
-                }
-                self.tree.get_mut(r).held_refs += 1;
-                self.ensure_fw_role(f, r);
-            }
-        }
-        self.charge(f, r, all, unres, true);
-    }
-
-    /// Takes back (at most) the given quantities held by `(f, r)` on agent `a`.
-    pub(super) fn release(&mut self, a: AgentIdx, f: FwIdx, r: RoleIdx, all: &Qty, unres: &Qty) {
-        let Some(agent) = self.agent_mut(a) else { return };
-        let Some(pos) = agent.held.iter().position(|h| h.fw == f && h.role == r) else {
-            return;
-        };
-        let h = &mut agent.held[pos];
-        let (all, unres) = (h.all.min(all), h.unres.min(unres));
-        h.all.sub(&all);
-        h.unres.sub(&unres);
-        let emptied = h.all.is_zero() && h.unres.is_zero();
-        if emptied {
-            agent.held.swap_remove(pos);
-        }
-        self.charge(f, r, &all, &unres, false);
-        if emptied {
-            self.drop_held_ref(f, r);
-        }
-    }
-
-    fn drop_held_ref(&mut self, f: FwIdx, r: RoleIdx) {
-        if let Some(fw) = self.fw_mut(f) {
-            fw.held_refs = fw.held_refs.saturating_sub(1);
-        }
-        let role = self.tree.get_mut(r);
-        role.held_refs = role.held_refs.saturating_sub(1);
-        self.refresh_framework(f);
-        self.tree.maybe_gc(r);
-    }
-
-    /// Adds (or takes away) the reservations of agent `a`'s total to their roles.
-    fn track_reservations(&mut self, a: AgentIdx, add: bool) {
-        if add {
-            let Some(agent) = self.agent(a) else { return };
-            let groups: Vec<(String, Qty)> = agent
-                .total
-                .reservations()
-                .into_iter()
-                .map(|(role, res)| (role, self.names.split(&res).0))
-                .filter(|(_, q)| !q.is_zero())
-                .collect();
-            let mut tracked = Vec::new();
-            for (name, q) in groups {
-                let r = self.tree.ensure(&name);
-                self.reserve(r, &q, true);
-                tracked.push((r, q));
-            }
-            if let Some(agent) = self.agent_mut(a) {
-                agent.reservations = tracked;
-            }
-        } else {
-            let tracked = self
-                .agent_mut(a)
-                .map(|agent| std::mem::take(&mut agent.reservations))
-                .unwrap_or_default();
-            for (r, q) in tracked {
-                self.reserve(r, &q, false);
-                self.tree.maybe_gc(r);
-            }
-        }
+        self.names
+            .id("gpus")
+            .is_some_and(|id| total_all.get(id) > 0)
     }
 }

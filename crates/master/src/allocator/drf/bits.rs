@@ -26,6 +26,26 @@ impl BitSet {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// Removes every member (keeps the storage).
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// `self |= other`.
+    pub(super) fn union_with(&mut self, other: &BitSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// True when the set is empty.
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
     /// Word `i` (zero past the end).
     pub(super) fn word(&self, i: usize) -> u64 {
         self.0.get(i).copied().unwrap_or(0)
@@ -40,8 +60,9 @@ impl BitSet {
         mask: Option<&BitSet>,
     ) -> usize {
         self.0.clear();
+        self.0.resize(base.0.len(), 0);
         let mut count = 0;
-        for (i, w) in base.0.iter().enumerate() {
+        for (i, (out, w)) in self.0.iter_mut().zip(&base.0).enumerate() {
             let mut v = *w;
             for m in minus {
                 v &= !m.word(i);
@@ -50,7 +71,7 @@ impl BitSet {
                 v &= m.word(i);
             }
             count += v.count_ones() as usize;
-            self.0.push(v);
+            *out = v;
         }
         count
     }

@@ -16,10 +16,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use corral_resources::Resources;
 
-use super::agents::AgentIdx;
+use super::agents::{Agent, AgentIdx};
 use super::bits::{BitSet, Rng};
+use super::bound::{Bound, Cut};
 use super::order::{Cand, Scratch};
-use super::qty::{is_quota_scalar, shrink, Bound, Qty};
+use super::qty::Qty;
 use super::tree::{Key, RoleIdx, SlotIdx, ROOT};
 use super::{Allocation, HierarchicalAllocator};
 
@@ -27,15 +28,28 @@ use super::{Allocation, HierarchicalAllocator};
 #[derive(Clone, Debug)]
 pub(super) struct Offer {
     /// `None`: everything the agent has available (taken, not copied, when committed).
-    pub resources: Option<Resources>,
+    pub part: Option<Part>,
+}
+
+/// Part of what an agent has available, with its scalar quantities.
+#[derive(Clone, Debug)]
+pub(super) struct Part {
+    pub resources: Resources,
     pub all: Qty,
     pub unres: Qty,
 }
 
 impl Offer {
-    /// The offered resources, given the agent's `available`.
-    pub fn resources<'a>(&'a self, available: &'a Resources) -> &'a Resources {
-        self.resources.as_ref().unwrap_or(available)
+    /// The offered resources, given the agent.
+    pub fn resources<'a>(&'a self, agent: &'a Agent) -> &'a Resources {
+        self.part
+            .as_ref()
+            .map_or(&agent.available, |p| &p.resources)
+    }
+
+    /// The offered scalar quantities, given the agent.
+    pub fn all<'a>(&'a self, agent: &'a Agent) -> &'a Qty {
+        self.part.as_ref().map_or(&agent.avail_all, |p| &p.all)
     }
 }
 
@@ -57,40 +71,74 @@ impl HierarchicalAllocator {
         }
         self.dirty = false;
         self.cycles += 1;
-        if self.keys_stale {
+        if self.keys_need_rebuild() {
             self.rebuild_keys();
         }
         if self.tree.get(ROOT).live_sub == 0 {
             return out;
         }
-        let mut order: Vec<AgentIdx> = self
-            .agents
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.as_ref().is_some_and(|a| !a.avail_all.is_zero()))
-            .map(|(i, _)| i)
-            .collect();
-        Rng::new(self.cycles).shuffle(&mut order);
-        let mut scratch = Scratch::default();
+        let order = self.visiting_order();
+        // Offers collect in a buffer kept across cycles; the returned vector is allocated once,
+        // at the end (a large allocation early in the cycle makes glibc consolidate the
+        // caller's freed small blocks and every later small allocation slower).
+        let mut buf = std::mem::take(&mut self.out_buf);
+        let mut scratch = std::mem::take(&mut self.scratch);
         if !self.required_headroom().is_zero() {
-            self.stage_guarantees(&order, &mut out, &mut scratch);
+            self.stage_guarantees(&order, &mut buf, &mut scratch);
         }
-        self.stage_fair(&order, &mut out, &mut scratch);
+        self.stage_fair(&order, &mut buf, &mut scratch);
+        scratch.reset();
+        self.scratch = scratch;
+        self.order_buf = order;
+        out.append(&mut buf);
+        self.out_buf = buf;
         out
     }
 
+    /// Agents with scalars available, in this cycle's order: blocks of consecutive agents (for
+    /// memory locality) in shuffled order, each block rotated by the cycle number, so the order
+    /// is deterministic and no agent is always last.
+    fn visiting_order(&mut self) -> Vec<AgentIdx> {
+        const BLOCK: usize = 32;
+        let mut order = std::mem::take(&mut self.order_buf);
+        let mut agents = std::mem::take(&mut self.agents_buf);
+        let mut blocks = std::mem::take(&mut self.blocks_buf);
+        agents.clear();
+        agents.extend(self.avail_bits.iter());
+        blocks.clear();
+        blocks.extend(0..agents.len().div_ceil(BLOCK));
+        Rng::new(self.cycles).shuffle(&mut blocks);
+        let rotation = (self.cycles % BLOCK as u64) as usize;
+        order.clear();
+        for b in &blocks {
+            let chunk = &agents[b * BLOCK..agents.len().min((b + 1) * BLOCK)];
+            let k = rotation % chunk.len().max(1);
+            order.extend_from_slice(&chunk[k..]);
+            order.extend_from_slice(&chunk[..k]);
+        }
+        self.agents_buf = agents;
+        self.blocks_buf = blocks;
+        order
+    }
+
     fn stage_fair(&mut self, order: &[AgentIdx], out: &mut Vec<Allocation>, scratch: &mut Scratch) {
+        // Without guarantees to keep headroom for, nothing is held back all cycle.
+        let headroom = !self.required_headroom().is_zero();
         for &a in order {
             scratch.reset();
-            loop {
-                let Some(agent) = self.agent(a) else { break };
+            while let Some(agent) = self.agent(a) {
                 if agent.avail_all.is_zero() {
                     break;
                 }
                 let reserved = agent.has_reserved;
-                let surplus = self.surplus();
+                let surplus = if headroom {
+                    self.surplus()
+                } else {
+                    Bound::unlimited()
+                };
                 if !reserved
-                    && (self.tree.get(ROOT).open_sub() == 0 || self.headroom_exhausted(&surplus))
+                    && (self.tree.get(ROOT).open_sub() == 0
+                        || (headroom && self.headroom_exhausted(&surplus)))
                 {
                     break;
                 }
@@ -155,7 +203,9 @@ impl HierarchicalAllocator {
                     };
                     let mut offer: Option<Option<Offer>> = None;
                     for k in self.tree.get(*r).slots.iter() {
-                        let super::tree::Tag::Slot(s) = k.tag else { continue };
+                        let super::tree::Tag::Slot(s) = k.tag else {
+                            continue;
+                        };
                         if scratch.tried(s) || !cand.allows(s) {
                             continue;
                         }
@@ -202,14 +252,16 @@ impl HierarchicalAllocator {
             cand.set(&BitSet::default(), &[], None);
             return;
         };
-        agent.filters.refresh_covers(&agent.available, agent.epoch);
-        let covering: Vec<&BitSet> = agent.filters.covering().collect();
-        if covering.is_empty() && !agent.has_gpus {
+        let blocked = agent.filters.blocked(&agent.available, agent.epoch);
+        if blocked.is_none() && !agent.has_gpus {
             cand.set_all();
             return;
         }
         let mask = agent.has_gpus.then_some(&self.gpu_bits);
-        cand.set(&self.live_bits, &covering, mask);
+        match blocked {
+            Some(b) => cand.set(&self.live_bits, &[b], mask),
+            None => cand.set(&self.live_bits, &[], mask),
+        }
     }
 
     /// What role `r` may be offered on agent `a` in `stage`, before framework checks.
@@ -229,54 +281,44 @@ impl HierarchicalAllocator {
         if avail.is_empty() {
             return None;
         }
-        let mut bound = self.limit_room(r);
-        let resources = match stage {
+        let limit = self.limit_room(r);
+        let owed = match stage {
+            Stage::Guarantees(grant) => Some(grant),
             Stage::Fair => {
-                bound.cap_all(surplus);
-                if bound.is_unlimited() {
-                    let (resources, all, unres) = match avail {
-                        Cow::Borrowed(_) => (None, agent.avail_all.clone(), agent.avail_unres.clone()),
-                        Cow::Owned(r) => {
-                            let (all, unres) = self.names.split(&r);
-                            (Some(r), all, unres)
-                        }
-                    };
-                    return (!all.is_zero()).then_some(Offer {
+                if limit.is_unlimited() && surplus.is_unlimited() {
+                    return self.offer_of(avail);
+                }
+                None
+            }
+        };
+        let cut = Cut {
+            names: &self.names,
+            owed,
+            limit: &limit,
+            surplus,
+        }
+        .apply(&avail)?;
+        match cut.resources {
+            None => self.offer_of(avail),
+            Some(resources) => self.offer_of(Cow::Owned(resources)),
+        }
+    }
+
+    /// An offer of `resources` (borrowed: the agent's whole availability).
+    fn offer_of(&self, resources: Cow<'_, Resources>) -> Option<Offer> {
+        match resources {
+            Cow::Borrowed(_) => Some(Offer { part: None }),
+            Cow::Owned(resources) => {
+                let (all, unres) = self.names.split(&resources);
+                (!all.is_zero()).then_some(Offer {
+                    part: Some(Part {
                         resources,
                         all,
                         unres,
-                    });
-                }
-                let (mut fixed, scalable) = partition(&avail);
-                fixed.add_all(&shrink(&self.names, &scalable, &bound));
-                fixed
+                    }),
+                })
             }
-            Stage::Guarantees(grant) => {
-                let (mut fixed, scalable) = partition(&avail);
-                // What is owed, within the limits (a guarantee never beats a limit).
-                let mut owed = bound.clone();
-                for id in 0..self.names.len() {
-                    owed.cap(id, grant.get(id));
-                }
-                let guaranteed = shrink(&self.names, &scalable, &owed);
-                let (g_all, _) = self.names.split(&guaranteed);
-                if g_all.is_zero() {
-                    return None;
-                }
-                let rest = scalable.saturating_sub(&guaranteed);
-                bound.take_all(&g_all);
-                bound.cap_all(surplus);
-                fixed.add_all(&guaranteed);
-                fixed.add_all(&shrink(&self.names, &rest, &bound));
-                fixed
-            }
-        };
-        let (all, unres) = self.names.split(&resources);
-        (!all.is_zero()).then_some(Offer {
-            resources: Some(resources),
-            all,
-            unres,
-        })
+        }
     }
 
     /// Framework-level checks: GPUs, minimum allocatable resources, filters.
@@ -296,11 +338,11 @@ impl HierarchicalAllocator {
             .find(|fr| fr.role == r)
             .and_then(|fr| fr.min.as_ref())
             .unwrap_or(&self.default_min);
-        let resources = offer.resources(&agent.available);
+        let resources = offer.resources(agent);
         if !min.is_empty()
             && !min
                 .iter()
-                .any(|m| m.met_by(&self.names, &offer.all, resources))
+                .any(|m| m.met_by(&self.names, offer.all(agent), resources))
         {
             return false;
         }
@@ -311,26 +353,36 @@ impl HierarchicalAllocator {
     fn commit(&mut self, a: AgentIdx, s: SlotIdx, offer: Offer, out: &mut Vec<Allocation>) {
         let Some(slot) = self.slot(s) else { return };
         let (f, r) = (slot.fw, slot.role);
-        let Some(agent) = self.agent_mut(a) else { return };
-        let resources = match offer.resources {
-            None => std::mem::take(&mut agent.available),
-            Some(r) => {
-                if agent.available.subtract(&r).is_err() {
+        let Some(agent) = self.agent_mut(a) else {
+            return;
+        };
+        let (resources, all, unres) = match offer.part {
+            None => (
+                std::mem::take(&mut agent.available),
+                std::mem::take(&mut agent.avail_all),
+                std::mem::take(&mut agent.avail_unres),
+            ),
+            Some(p) => {
+                if agent.available.subtract(&p.resources).is_err() {
                     tracing::error!(agent_id = %agent.id, "allocator: offer not contained in what is available");
                     return;
                 }
-                r
+                agent.avail_all.sub(&p.all);
+                agent.avail_unres.sub(&p.unres);
+                (p.resources, p.all, p.unres)
             }
         };
-        agent.avail_all.sub(&offer.all);
-        agent.avail_unres.sub(&offer.unres);
         agent.epoch += 1;
         if agent.has_reserved {
             agent.has_reserved = agent.available.iter().any(|x| x.is_reserved());
         }
+        if agent.avail_all.is_zero() {
+            self.avail_bits.remove(a);
+        }
+        let Some(agent) = self.agent(a) else { return };
         let agent_id = agent.id.to_string();
-        self.free_unres.sub(&offer.unres);
-        self.hold(a, f, r, &offer.all, &offer.unres);
+        self.free_unres.sub(&unres);
+        self.hold(a, f, r, &all, &unres);
         let framework_id = self.fw(f).map(|fw| fw.id.to_string()).unwrap_or_default();
         out.push(Allocation {
             framework_id,
@@ -339,12 +391,4 @@ impl HierarchicalAllocator {
             resources,
         });
     }
-}
-
-/// `(everything else, unreserved non-revocable scalars)`.
-fn partition(resources: &Resources) -> (Resources, Resources) {
-    (
-        resources.filter(|r| !is_quota_scalar(r)),
-        resources.filter(is_quota_scalar),
-    )
 }

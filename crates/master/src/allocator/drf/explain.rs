@@ -69,11 +69,7 @@ impl HierarchicalAllocator {
 
     /// The limit (of the role or an ancestor) that leaves it nothing unreserved.
     fn at_limit(&self, r: RoleIdx) -> Option<String> {
-        let q = self
-            .tree
-            .chain(r)
-            .into_iter()
-            .find(|q| self.tree.get(*q).own_blocked)?;
+        let q = self.tree.chain(r).find(|q| self.tree.get(*q).own_blocked)?;
         let role = self.tree.get(q);
         let limits = self.names.to_quantities(&role.limits.finite());
         Some(if q == r {
@@ -108,7 +104,11 @@ impl HierarchicalAllocator {
         let meets = |all: &Qty, res: &corral_resources::Resources| {
             min.iter().any(|m| m.met_by(&self.names, all, res))
         };
-        let any = self.agents.iter().flatten().any(|agent| {
+        // Only agents with something available can meet a minimum: a full cluster costs nothing.
+        let any = self.avail_bits.iter().any(|a| {
+            let Some(agent) = self.agent(a) else {
+                return false;
+            };
             if agent.has_gpus && !gpu_aware {
                 return false;
             }

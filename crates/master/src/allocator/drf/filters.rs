@@ -14,8 +14,9 @@ use std::cmp::Reverse;
 
 use corral_resources::Resources;
 
-use super::agents::AgentIdx;
+use super::agents::{nonscalar_size, AgentIdx};
 use super::bits::BitSet;
+use super::qty::Qty;
 use super::tree::{OrdF64, SlotIdx};
 use super::HierarchicalAllocator;
 
@@ -28,6 +29,9 @@ pub(super) const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
 #[derive(Debug)]
 pub(super) struct Pool {
     pub refused: Resources,
+    /// Scalar quantities and total size of the other resources of `refused`: two sets of equal
+    /// sizes are equal when one contains the other.
+    size: (Qty, i64),
     pub bits: BitSet,
     refs: u32,
     covers_epoch: u64,
@@ -49,6 +53,12 @@ pub(super) struct AgentFilters {
     pub pools: Vec<Option<Pool>>,
     pub entries: Vec<FilterEntry>,
     pub min_until: f64,
+    /// Union of the covering pools' slots (or the one covering pool, `single`), valid at
+    /// `blocked_epoch` unless `changed`.
+    blocked: BitSet,
+    single: Option<usize>,
+    blocked_epoch: u64,
+    changed: bool,
 }
 
 impl Default for AgentFilters {
@@ -57,6 +67,10 @@ impl Default for AgentFilters {
             pools: Vec::new(),
             entries: Vec::new(),
             min_until: f64::INFINITY,
+            blocked: BitSet::default(),
+            single: None,
+            blocked_epoch: u64::MAX,
+            changed: true,
         }
     }
 }
@@ -69,17 +83,26 @@ impl AgentFilters {
 
     /// Adds a filter. `covers`: the agent's epoch if `refused` is known to cover everything
     /// available now. Returns whether the slot had none here before.
-    fn add(&mut self, slot: SlotIdx, refused: Resources, until: f64, covers: Option<u64>) -> bool {
+    fn add(
+        &mut self,
+        slot: SlotIdx,
+        refused: Resources,
+        size: (Qty, i64),
+        until: f64,
+        covers: Option<u64>,
+    ) -> bool {
+        self.changed = true;
         let first_here = !self.has_slot(slot);
-        let found = self
-            .pools
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.refused == refused));
+        let found = self.pools.iter().position(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.size == size && p.refused.contains(&refused))
+        });
         let pool = match found {
             Some(i) => i,
             None => {
                 let p = Pool {
                     refused,
+                    size,
                     bits: BitSet::default(),
                     refs: 0,
                     covers_epoch: u64::MAX,
@@ -116,13 +139,14 @@ impl AgentFilters {
             p.bits.insert(slot);
             p.refs += 1;
             self.entries.push(FilterEntry { slot, pool, until });
+            self.min_until = self.min_until.min(until);
         }
-        self.min_until = self.min_until.min(until);
         first_here
     }
 
     /// Removes the filters matching `pred`. Returns the slots left without any filter here.
     fn remove_where(&mut self, mut pred: impl FnMut(&FilterEntry) -> bool) -> Vec<SlotIdx> {
+        self.changed = true;
         let mut removed = Vec::new();
         self.entries.retain(|e| {
             let drop = pred(e);
@@ -152,8 +176,8 @@ impl AgentFilters {
         emptied
     }
 
-    /// Refreshes which pools cover everything available.
-    pub fn refresh_covers(&mut self, available: &Resources, epoch: u64) {
+    /// Refreshes which pools cover everything available (at `epoch`).
+    fn refresh_covers(&mut self, available: &Resources, epoch: u64) {
         for p in self.pools.iter_mut().flatten() {
             if p.covers_epoch != epoch {
                 p.covers = p.refused.contains(available);
@@ -162,13 +186,38 @@ impl AgentFilters {
         }
     }
 
-    /// Bitsets of slots filtered for anything this agent could offer (covering pools).
-    pub fn covering(&self) -> impl Iterator<Item = &BitSet> + '_ {
-        self.pools
-            .iter()
-            .flatten()
-            .filter(|p| p.covers)
-            .map(|p| &p.bits)
+    /// Slots filtered for anything the agent could offer (`available`, at `epoch`): the union
+    /// of the pools that cover it. `None` when there are none.
+    pub fn blocked(&mut self, available: &Resources, epoch: u64) -> Option<&BitSet> {
+        if self.pools.is_empty() {
+            return None;
+        }
+        if self.changed || self.blocked_epoch != epoch {
+            self.refresh_covers(available, epoch);
+            let mut covering = self
+                .pools
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.as_ref().is_some_and(|p| p.covers));
+            self.single = None;
+            match (covering.next(), covering.next()) {
+                (None, _) => self.blocked.clear(),
+                (Some((i, _)), None) => self.single = Some(i),
+                (Some(_), Some(_)) => {
+                    self.blocked.clear();
+                    for p in self.pools.iter().flatten().filter(|p| p.covers) {
+                        self.blocked.union_with(&p.bits);
+                    }
+                }
+            }
+            self.blocked_epoch = epoch;
+            self.changed = false;
+        }
+        let bits = match self.single {
+            Some(i) => self.pools.get(i).and_then(Option::as_ref).map(|p| &p.bits),
+            None => Some(&self.blocked),
+        }?;
+        (!bits.is_empty()).then_some(bits)
     }
 
     /// True when `slot` may not be offered `offer` here.
@@ -202,10 +251,16 @@ impl HierarchicalAllocator {
         until: f64,
         covers: bool,
     ) {
-        let Some(agent) = self.agent_mut(a) else { return };
+        let Some(agent) = self.agent_mut(a) else {
+            return;
+        };
         let before = agent.filters.min_until;
         let epoch = covers.then_some(agent.epoch);
-        let first_here = agent.filters.add(s, refused, until, epoch);
+        let size = (self.names.split(&refused).0, nonscalar_size(&refused));
+        let Some(agent) = self.agent_mut(a) else {
+            return;
+        };
+        let first_here = agent.filters.add(s, refused, size, until, epoch);
         let (after, gen) = (agent.filters.min_until, agent.gen);
         if after < before {
             self.expiry.push(Reverse((OrdF64(after), a, gen)));
@@ -272,7 +327,9 @@ impl HierarchicalAllocator {
     }
 
     fn remove_agent_filters(&mut self, a: AgentIdx, pred: impl FnMut(&FilterEntry) -> bool) {
-        let Some(agent) = self.agent_mut(a) else { return };
+        let Some(agent) = self.agent_mut(a) else {
+            return;
+        };
         let before = agent.filters.min_until;
         let emptied = agent.filters.remove_where(pred);
         let (after, gen) = (agent.filters.min_until, agent.gen);

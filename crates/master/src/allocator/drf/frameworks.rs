@@ -68,6 +68,8 @@ pub(super) struct FwRole {
 #[derive(Debug)]
 pub(super) struct Framework {
     pub id: Arc<str>,
+    /// Rank of `id` among all framework ids (tie-break of the ordering).
+    pub rank: u32,
     pub subscribed: bool,
     pub active: bool,
     pub gpu_aware: bool,
@@ -115,8 +117,10 @@ impl HierarchicalAllocator {
             return *f;
         }
         let id: Arc<str> = Arc::from(id);
+        self.new_fw_names = true;
         let record = Framework {
             id: id.clone(),
+            rank: u32::MAX,
             subscribed: false,
             active: false,
             gpu_aware: false,
@@ -164,7 +168,10 @@ impl HierarchicalAllocator {
             .collect();
         let mut mins = Vec::new();
         for (name, alts) in &spec.min_allocatable {
-            let alts: Vec<MinAlt> = alts.iter().map(|a| MinAlt::new(&mut self.names, a)).collect();
+            let alts: Vec<MinAlt> = alts
+                .iter()
+                .map(|a| MinAlt::new(&mut self.names, a))
+                .collect();
             mins.push((name.clone(), alts));
         }
         for r in &roles {
@@ -240,6 +247,7 @@ impl HierarchicalAllocator {
                     tag: Tag::Slot(s),
                     ..key
                 };
+                self.new_fw_names = true;
                 self.slots[s] = Some(Slot {
                     fw: f,
                     role: r,
@@ -282,7 +290,7 @@ impl HierarchicalAllocator {
         if slot.live == live {
             return;
         }
-        let (r, key) = (slot.role, slot.key.clone());
+        let (r, key) = (slot.role, slot.key);
         if live {
             self.tree.insert_slot(r, key);
             self.live_bits.insert(s);
@@ -301,25 +309,29 @@ impl HierarchicalAllocator {
 
     /// The ordering key of `(f, pos)` from its current allocation.
     pub(super) fn make_slot_key(&self, f: FwIdx, pos: usize, s: SlotIdx) -> Key {
-        let (share, name) = match self.fw(f) {
+        let (share, rank) = match self.fw(f) {
             Some(fw) => (
                 fw.roles
                     .get(pos)
                     .map_or(0.0, |fr| fr.alloc.dominant_share(&self.inv_totals)),
-                fw.id.clone(),
+                fw.rank,
             ),
-            None => (0.0, Arc::from("")),
+            None => (0.0, u32::MAX),
         };
         Key {
             share: OrdF64(share),
-            name,
+            rank,
             tag: Tag::Slot(s),
         }
     }
 
     /// Re-sorts a slot after its allocation changed.
     pub(super) fn rekey_slot(&mut self, f: FwIdx, pos: usize) {
-        let Some(s) = self.fw(f).and_then(|fw| fw.roles.get(pos)).and_then(|fr| fr.slot) else {
+        let Some(s) = self
+            .fw(f)
+            .and_then(|fw| fw.roles.get(pos))
+            .and_then(|fr| fr.slot)
+        else {
             return;
         };
         let new = self.make_slot_key(f, pos, s);
@@ -327,7 +339,7 @@ impl HierarchicalAllocator {
         if slot.key == new {
             return;
         }
-        let old = std::mem::replace(&mut slot.key, new.clone());
+        let old = std::mem::replace(&mut slot.key, new);
         let (live, r) = (slot.live, slot.role);
         if live {
             self.tree.rekey_slot(r, &old, new);
@@ -360,7 +372,8 @@ impl HierarchicalAllocator {
             .enumerate()
             .filter(|(_, fr)| {
                 fr.subscribed
-                    && (roles.is_empty() || roles.iter().any(|n| *n == *self.tree.get(fr.role).name))
+                    && (roles.is_empty()
+                        || roles.iter().any(|n| *n == *self.tree.get(fr.role).name))
             })
             .map(|(pos, _)| pos)
             .collect()

@@ -19,11 +19,15 @@
 
 mod agents;
 mod bits;
+mod bound;
 mod cycle;
 mod explain;
 mod filters;
 mod frameworks;
+mod held;
+mod keys;
 mod order;
+mod ordering;
 mod qty;
 mod quota;
 mod shares;
@@ -89,6 +93,8 @@ pub struct HierarchicalAllocator {
     agent_free: Vec<AgentIdx>,
     agent_by_id: HashMap<Arc<str>, AgentIdx>,
     agent_gen: u32,
+    /// Agents with scalars available.
+    avail_bits: BitSet,
     /// Earliest filter expiry per agent: (until, agent, agent generation).
     expiry: BinaryHeap<Reverse<(OrdF64, AgentIdx, u32)>>,
     /// Scalar totals of the cluster, and their inverses for shares.
@@ -96,11 +102,19 @@ pub struct HierarchicalAllocator {
     inv_totals: Vec<f64>,
     /// Totals or weights changed: ordering keys are rebuilt before the next cycle.
     keys_stale: bool,
+    /// A framework was added since ranks were assigned.
+    new_fw_names: bool,
     /// Unreserved non-revocable scalars available on all agents (the quota headroom pool).
     free_unres: Qty,
     /// Something changed since the last cycle.
     dirty: bool,
     cycles: u64,
+    /// Buffers reused from cycle to cycle.
+    scratch: order::Scratch,
+    order_buf: Vec<AgentIdx>,
+    out_buf: Vec<Allocation>,
+    agents_buf: Vec<AgentIdx>,
+    blocks_buf: Vec<usize>,
 }
 
 impl Default for HierarchicalAllocator {
@@ -135,13 +149,20 @@ impl HierarchicalAllocator {
             agent_free: Vec::new(),
             agent_by_id: HashMap::new(),
             agent_gen: 0,
+            avail_bits: BitSet::default(),
             expiry: BinaryHeap::new(),
             totals: Qty::default(),
             inv_totals: Vec::new(),
             keys_stale: false,
+            new_fw_names: false,
             free_unres: Qty::default(),
             dirty: false,
             cycles: 0,
+            scratch: order::Scratch::default(),
+            order_buf: Vec::new(),
+            out_buf: Vec::new(),
+            agents_buf: Vec::new(),
+            blocks_buf: Vec::new(),
         }
     }
 
@@ -157,7 +178,12 @@ impl HierarchicalAllocator {
     }
 
     /// Applies `change` to the framework's roles selected by `roles` (all when empty).
-    fn update_roles(&mut self, framework_id: &str, roles: &[String], change: impl Fn(&mut Self, FwIdx, usize)) {
+    fn update_roles(
+        &mut self,
+        framework_id: &str,
+        roles: &[String],
+        change: impl Fn(&mut Self, FwIdx, usize),
+    ) {
         let Some(&f) = self.fw_by_id.get(framework_id) else {
             return;
         };

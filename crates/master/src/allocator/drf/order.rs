@@ -11,9 +11,9 @@
 
 use super::agents::AgentIdx;
 use super::bits::BitSet;
+use super::bound::Bound;
 use super::cycle::{Offer, Stage};
-use super::qty::Bound;
-use super::tree::{Key, RoleIdx, SlotIdx, Tag, ROOT};
+use super::tree::{Key, RoleIdx, SlotIdx, Tag, MAX_DEPTH, ROOT};
 use super::HierarchicalAllocator;
 
 /// Candidate counts at or below this are sorted by path instead of walked.
@@ -111,6 +111,15 @@ impl Scratch {
     }
 }
 
+/// What a walk looks for.
+struct Walk<'a> {
+    a: AgentIdx,
+    cand: &'a Cand,
+    stage: Stage<'a>,
+    surplus: &'a Bound,
+    prune: bool,
+}
+
 /// Outcome of trying one slot.
 enum Step {
     Accept(Offer),
@@ -168,25 +177,37 @@ impl HierarchicalAllocator {
         prune: bool,
         scratch: &mut Scratch,
     ) -> Option<(SlotIdx, Offer)> {
-        let mut stack = vec![(ROOT, self.tree.get(ROOT).order.iter())];
-        while let Some((r, it)) = stack.last_mut() {
-            let r = *r;
-            let Some(key) = it.next() else {
-                stack.pop();
-                continue;
-            };
+        let walk = Walk {
+            a,
+            cand,
+            stage,
+            surplus,
+            prune,
+        };
+        self.walk(ROOT, &walk, scratch, 0)
+    }
+
+    /// Depth-first over `r`'s order (recursion depth is the role depth, capped).
+    fn walk(
+        &self,
+        r: RoleIdx,
+        w: &Walk<'_>,
+        scratch: &mut Scratch,
+        depth: usize,
+    ) -> Option<(SlotIdx, Offer)> {
+        let role = self.tree.get(r);
+        for key in role.order.iter() {
             match key.tag {
                 Tag::Own => {
-                    let role = self.tree.get(r);
-                    if prune && role.own_blocked {
+                    if w.prune && role.own_blocked {
                         continue;
                     }
                     for k in role.slots.iter() {
                         let Tag::Slot(s) = k.tag else { continue };
-                        if scratch.tried(s) || !cand.allows(s) {
+                        if scratch.tried(s) || !w.cand.allows(s) {
                             continue;
                         }
-                        match self.try_slot(a, s, r, stage, surplus, scratch) {
+                        match self.try_slot(w.a, s, r, w.stage, w.surplus, scratch) {
                             Step::Accept(o) => return Some((s, o)),
                             Step::RoleFails => break,
                             Step::SlotFails => {}
@@ -194,11 +215,12 @@ impl HierarchicalAllocator {
                     }
                 }
                 Tag::Role(c) => {
-                    let child = self.tree.get(c);
-                    if prune && child.open_sub() == 0 {
+                    if (w.prune && self.tree.get(c).open_sub() == 0) || depth >= MAX_DEPTH {
                         continue;
                     }
-                    stack.push((c, child.order.iter()));
+                    if let Some(hit) = self.walk(c, w, scratch, depth + 1) {
+                        return Some(hit);
+                    }
                 }
                 Tag::Slot(_) => {}
             }
@@ -215,22 +237,34 @@ impl HierarchicalAllocator {
         prune: bool,
         scratch: &mut Scratch,
     ) -> Option<(SlotIdx, Offer)> {
-        let mut list: Vec<(Vec<Key>, SlotIdx, RoleIdx)> = cand
-            .bits
-            .iter()
-            .filter(|s| !scratch.tried(*s))
-            .filter_map(|s| {
-                let slot = self.slot(s)?;
-                if !slot.live || (prune && self.tree.path_blocked(slot.role)) {
-                    return None;
+        // Paths are computed once per role; candidates sort by (role path, slot key).
+        let mut paths: Vec<(RoleIdx, Vec<Key>)> = Vec::new();
+        let mut list: Vec<(usize, Key, SlotIdx, RoleIdx)> = Vec::with_capacity(cand.count);
+        for s in cand.bits.iter() {
+            if scratch.tried(s) {
+                continue;
+            }
+            let Some(slot) = self.slot(s) else { continue };
+            if !slot.live {
+                continue;
+            }
+            let r = slot.role;
+            let p = match paths.iter().position(|(x, _)| *x == r) {
+                Some(p) => p,
+                None => {
+                    if prune && self.tree.path_blocked(r) {
+                        continue;
+                    }
+                    paths.push((r, self.tree.path(r)));
+                    paths.len() - 1
                 }
-                let mut path = self.tree.path(slot.role);
-                path.push(slot.key.clone());
-                Some((path, s, slot.role))
-            })
-            .collect();
-        list.sort_unstable();
-        for (_, s, r) in list {
+            };
+            list.push((p, slot.key, s, r));
+        }
+        if list.len() > 1 {
+            list.sort_unstable_by(|a, b| paths[a.0].1.cmp(&paths[b.0].1).then(a.1.cmp(&b.1)));
+        }
+        for (_, _, s, r) in list {
             if let Step::Accept(o) = self.try_slot(a, s, r, stage, surplus, scratch) {
                 return Some((s, o));
             }

@@ -1,17 +1,12 @@
 //! Fixed-point quantity vectors indexed by interned resource names: the currency of shares,
-//! quota consumption and headroom inside the DRF allocator. A [`Qty`] is a plain `Vec<i64>` of
-//! thousandths (Mesos's three decimals), so sums and comparisons are exact and cheap; a missing
-//! index means zero. [`Bound`] is the same shape with "unlimited" as `i64::MAX`.
+//! quota consumption and headroom inside the DRF allocator. A [`Qty`] holds thousandths
+//! (Mesos's three decimals) per name id, so sums and comparisons are exact and cheap; a missing
+//! index means zero.
 
-use corral_resources::{
-    DiskSourceKind, Resource, ResourceQuantities, Resources, Scalar, Value,
-};
+use corral_resources::{DiskSourceKind, Resource, ResourceQuantities, Resources, Scalar, Value};
 
 /// Index of a resource name in [`Names`].
 pub(super) type NameId = usize;
-
-/// Unlimited, in a [`Bound`].
-pub(super) const UNLIMITED: i64 = i64::MAX;
 
 /// The scalar resource names seen so far, in order of first sight.
 #[derive(Debug, Default)]
@@ -85,7 +80,7 @@ impl Names {
     }
 
     /// A [`ResourceQuantities`] as a [`Qty`], interning its names.
-    pub(super) fn from_quantities(&mut self, q: &ResourceQuantities) -> Qty {
+    pub(super) fn qty_of(&mut self, q: &ResourceQuantities) -> Qty {
         let mut out = Qty::default();
         for (name, value) in q.iter() {
             let id = self.intern(name);
@@ -138,14 +133,21 @@ pub(super) fn divisible(r: &Resource) -> bool {
     }
 }
 
-/// Non-negative quantities in thousandths, by name id.
+/// Names kept inline in a [`Qty`]; further names spill to the heap.
+const INLINE: usize = 4;
+
+/// Non-negative quantities in thousandths, by name id. The first [`INLINE`] names live inline,
+/// so the common cases (cpus, mem, disk, gpus) never allocate.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Qty(Vec<i64>);
+pub(super) struct Qty {
+    inline: [i64; INLINE],
+    spill: Vec<i64>,
+}
 
 /// Equal quantities (trailing zeros do not matter).
 impl PartialEq for Qty {
     fn eq(&self, other: &Qty) -> bool {
-        let n = self.0.len().max(other.0.len());
+        let n = self.len().max(other.len());
         (0..n).all(|i| self.get(i) == other.get(i))
     }
 }
@@ -153,44 +155,62 @@ impl PartialEq for Qty {
 impl Eq for Qty {}
 
 impl Qty {
+    fn len(&self) -> usize {
+        INLINE + self.spill.len()
+    }
+
+    fn slot(&mut self, id: NameId) -> &mut i64 {
+        if id < INLINE {
+            return &mut self.inline[id];
+        }
+        let i = id - INLINE;
+        if self.spill.len() <= i {
+            self.spill.resize(i + 1, 0);
+        }
+        &mut self.spill[i]
+    }
+
     /// The quantity of `id`.
     pub(super) fn get(&self, id: NameId) -> i64 {
-        self.0.get(id).copied().unwrap_or(0)
+        if id < INLINE {
+            self.inline[id]
+        } else {
+            self.spill.get(id - INLINE).copied().unwrap_or(0)
+        }
     }
 
     /// Adds `v` (which may be negative; the result is clamped at zero).
     pub(super) fn add_at(&mut self, id: NameId, v: i64) {
-        if self.0.len() <= id {
-            if v <= 0 {
-                return;
-            }
-            self.0.resize(id + 1, 0);
+        if v <= 0 && self.get(id) == 0 {
+            return;
         }
-        let slot = &mut self.0[id];
+        let slot = self.slot(id);
         *slot = slot.saturating_add(v).max(0);
     }
 
     /// Sets `id` to `v` (clamped at zero).
     pub(super) fn set(&mut self, id: NameId, v: i64) {
-        if self.0.len() <= id {
-            self.0.resize(id + 1, 0);
-        }
-        self.0[id] = v.max(0);
+        *self.slot(id) = v.max(0);
     }
 
     /// `self += other`.
     pub(super) fn add(&mut self, other: &Qty) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+        for (a, b) in self.inline.iter_mut().zip(&other.inline) {
             *a = a.saturating_add(*b);
+        }
+        for (i, b) in other.spill.iter().enumerate() {
+            if *b != 0 {
+                self.add_at(INLINE + i, *b);
+            }
         }
     }
 
     /// `self -= other`, clamped at zero.
     pub(super) fn sub(&mut self, other: &Qty) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+        for (a, b) in self.inline.iter_mut().zip(&other.inline) {
+            *a = a.saturating_sub(*b).max(0);
+        }
+        for (a, b) in self.spill.iter_mut().zip(&other.spill) {
             *a = a.saturating_sub(*b).max(0);
         }
     }
@@ -204,173 +224,64 @@ impl Qty {
 
     /// Component-wise minimum of `self` and `other`.
     pub(super) fn min(&self, other: &Qty) -> Qty {
-        Qty(self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (*a).min(other.get(i)))
-            .collect())
+        let mut out = self.clone();
+        for (a, b) in out.inline.iter_mut().zip(&other.inline) {
+            *a = (*a).min(*b);
+        }
+        for (i, a) in out.spill.iter_mut().enumerate() {
+            *a = (*a).min(other.get(INLINE + i));
+        }
+        out
     }
 
     /// Component-wise maximum, in place.
     pub(super) fn max_assign(&mut self, other: &Qty) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+        for (a, b) in self.inline.iter_mut().zip(&other.inline) {
             *a = (*a).max(*b);
+        }
+        for (i, b) in other.spill.iter().enumerate() {
+            if *b > self.get(INLINE + i) {
+                self.set(INLINE + i, *b);
+            }
         }
     }
 
     /// True when every component is zero.
     pub(super) fn is_zero(&self) -> bool {
-        self.0.iter().all(|v| *v == 0)
+        self.inline.iter().all(|v| *v == 0) && self.spill.iter().all(|v| *v == 0)
     }
 
     /// True when every component of `other` is at most the one in `self`.
     #[cfg(test)]
     pub(super) fn contains(&self, other: &Qty) -> bool {
-        other.0.iter().enumerate().all(|(i, v)| self.get(i) >= *v)
+        (0..other.len()).all(|i| self.get(i) >= other.get(i))
     }
 
     /// `(id, value)` for positive components.
     pub(super) fn iter_positive(&self) -> impl Iterator<Item = (NameId, i64)> + '_ {
-        self.0.iter().copied().enumerate().filter(|(_, v)| *v > 0)
+        self.inline
+            .iter()
+            .chain(&self.spill)
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| *v > 0)
     }
 
     /// The largest `self[i] * inv[i]`: the DRF dominant share with precomputed inverse totals
     /// (zero for excluded names and names without a total).
     pub(super) fn dominant_share(&self, inv: &[f64]) -> f64 {
-        self.0
+        self.inline
             .iter()
+            .chain(&self.spill)
             .zip(inv)
             .map(|(v, i)| *v as f64 * i)
             .fold(0.0, f64::max)
     }
 }
 
-/// Per-name upper bounds in thousandths; `UNLIMITED` where there is none.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct Bound(Vec<i64>);
-
-impl Bound {
-    /// No bound at all.
-    pub(super) fn unlimited() -> Bound {
-        Bound(Vec::new())
-    }
-
-    /// The bound of `id`.
-    pub(super) fn get(&self, id: NameId) -> i64 {
-        self.0.get(id).copied().unwrap_or(UNLIMITED)
-    }
-
-    /// Lowers the bound of `id` to `v` (never below zero).
-    pub(super) fn cap(&mut self, id: NameId, v: i64) {
-        if self.0.len() <= id {
-            self.0.resize(id + 1, UNLIMITED);
-        }
-        self.0[id] = self.0[id].min(v.max(0));
-    }
-
-    /// Lowers every bound to the one in `other`.
-    pub(super) fn cap_all(&mut self, other: &Bound) {
-        for (id, v) in other.0.iter().enumerate() {
-            if *v != UNLIMITED {
-                self.cap(id, *v);
-            }
-        }
-    }
-
-    /// Takes `v` from the bound of `id` (unlimited stays unlimited).
-    pub(super) fn take(&mut self, id: NameId, v: i64) {
-        if let Some(slot) = self.0.get_mut(id) {
-            if *slot != UNLIMITED {
-                *slot = slot.saturating_sub(v).max(0);
-            }
-        }
-    }
-
-    /// Takes every component of `q`.
-    pub(super) fn take_all(&mut self, q: &Qty) {
-        for (id, v) in q.iter_positive() {
-            self.take(id, v);
-        }
-    }
-
-    /// `(id, bound)` for bounded names.
-    pub(super) fn iter_finite(&self) -> impl Iterator<Item = (NameId, i64)> + '_ {
-        self.0
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, v)| *v != UNLIMITED)
-    }
-
-    /// True when nothing is bounded.
-    pub(super) fn is_unlimited(&self) -> bool {
-        self.0.iter().all(|v| *v == UNLIMITED)
-    }
-
-    /// The bounded names, as quantities (for messages).
-    pub(super) fn finite(&self) -> Qty {
-        let mut q = Qty::default();
-        for (id, v) in self.0.iter().enumerate() {
-            if *v != UNLIMITED {
-                q.set(id, *v);
-            }
-        }
-        q
-    }
-}
-
-/// The part of `scalable` (unreserved non-revocable scalars) that fits in `bound`. Divisible
-/// resources are cut; indivisible ones are taken whole or not at all.
-pub(super) fn shrink(names: &Names, scalable: &Resources, bound: &Bound) -> Resources {
-    if bound.is_unlimited() {
-        return scalable.clone();
-    }
-    let mut room = bound.clone();
-    let mut out = Resources::new();
-    for r in scalable.iter() {
-        let Value::Scalar(s) = &r.value else { continue };
-        let Some(id) = names.id(&r.name) else { continue };
-        let left = room.get(id);
-        if left <= 0 {
-            continue;
-        }
-        if s.millis() <= left {
-            out.add(r.clone());
-            room.take(id, s.millis());
-        } else if divisible(r) {
-            let mut cut = r.clone();
-            cut.value = Value::Scalar(Scalar::from_millis(left));
-            out.add(cut);
-            room.take(id, left);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn res(text: &str) -> Resources {
-        corral_resources::parse_resources(text).unwrap_or_default()
-    }
-
-    #[test]
-    fn shrink_cuts_divisible_scalars() {
-        let mut names = Names::default();
-        let r = res("cpus:4;mem:1024");
-        names.register(&r);
-        let mut bound = Bound::unlimited();
-        bound.cap(names.intern("cpus"), 1500);
-        let out = shrink(&names, &r, &bound);
-        assert_eq!(out, res("cpus:1.5;mem:1024"));
-        bound.cap(names.intern("mem"), 0);
-        assert_eq!(shrink(&names, &r, &bound), res("cpus:1.5"));
-    }
 
     #[test]
     fn qty_arithmetic() {
@@ -384,6 +295,35 @@ mod tests {
         assert!(a.minus(&b).is_zero());
         a.max_assign(&b);
         assert_eq!(a, b);
-        assert_eq!(b.dominant_share(&[0.1, 0.0, 0.01]), 0.30000000000000004_f64.max(0.07));
+        assert_eq!(
+            b.dominant_share(&[0.1, 0.0, 0.01]),
+            0.30000000000000004_f64.max(0.07)
+        );
+    }
+
+    #[test]
+    fn qty_spills_past_the_inline_names() {
+        let mut a = Qty::default();
+        a.add_at(12, 7);
+        a.add_at(1, 2);
+        let mut b = a.clone();
+        b.add(&a);
+        assert_eq!(b.get(12), 14);
+        assert_eq!(
+            b.iter_positive().collect::<Vec<_>>(),
+            vec![(1, 4), (12, 14)]
+        );
+        b.sub(&a);
+        assert_eq!(b, a);
+        assert_eq!(b.min(&Qty::default()), Qty::default());
+        let mut c = Qty::default();
+        c.max_assign(&a);
+        assert_eq!(c, a);
+        assert!(!c.is_zero());
+        c.sub(&a);
+        assert!(c.is_zero());
+        let mut inv = vec![0.0; 13];
+        inv[12] = 0.5;
+        assert_eq!(a.dominant_share(&inv), 3.5);
     }
 }

@@ -12,7 +12,8 @@
 //! * A role whose own limits leave nothing unreserved is *blocked*: the ordering skips it on
 //!   agents without reservations (see [`super::tree`]'s open counts).
 
-use super::qty::{Bound, Qty, UNLIMITED};
+use super::bound::{Bound, UNLIMITED};
+use super::qty::Qty;
 use super::tree::{RoleIdx, ROOT};
 use super::{HierarchicalAllocator, Quota};
 
@@ -23,8 +24,8 @@ impl HierarchicalAllocator {
         let had = self.tree.get(r).quota.is_some();
         let (guarantees, limits) = match &quota {
             Some(q) => {
-                let g = self.names.from_quantities(&q.guarantees);
-                let l = self.names.from_quantities(&q.limits);
+                let g = self.names.qty_of(&q.guarantees);
+                let l = self.names.qty_of(&q.limits);
                 let mut limits = Bound::unlimited();
                 for (id, v) in l.iter_positive() {
                     limits.cap(id, v);

@@ -8,7 +8,7 @@
 
 use super::frameworks::FwIdx;
 use super::qty::Qty;
-use super::tree::{RoleIdx, ROOT};
+use super::tree::{Key, RoleIdx, ROOT};
 use super::HierarchicalAllocator;
 
 impl HierarchicalAllocator {
@@ -118,18 +118,35 @@ impl HierarchicalAllocator {
         self.refresh_all_blocks();
     }
 
-    /// Recomputes every ordering key from scratch (after totals or weights changed).
+    /// True when ordering keys must be rebuilt before a cycle.
+    pub(super) fn keys_need_rebuild(&self) -> bool {
+        self.keys_stale || self.tree.new_names || self.new_fw_names
+    }
+
+    /// Recomputes every ordering key from scratch (after totals, weights or names changed).
     pub(super) fn rebuild_keys(&mut self) {
-        self.tree.clear_order();
+        self.tree.assign_ranks();
+        let mut ids: Vec<(std::sync::Arc<str>, FwIdx)> = self
+            .fw_by_id
+            .iter()
+            .map(|(id, f)| (id.clone(), *f))
+            .collect();
+        ids.sort();
+        for (rank, (_, f)) in ids.into_iter().enumerate() {
+            if let Some(fw) = self.fw_mut(f) {
+                fw.rank = u32::try_from(rank).unwrap_or(u32::MAX);
+            }
+        }
+        self.new_fw_names = false;
         let roles: Vec<RoleIdx> = self.tree.indices().collect();
         for r in roles {
             let (own, sub) = (self.own_share(r), self.role_share(r));
-            self.tree.set_own_key(r, own);
-            self.tree.set_role_key(r, sub);
+            self.tree.set_shares(r, own, sub);
         }
+        let mut live: Vec<(RoleIdx, Key)> = Vec::new();
         for s in 0..self.slots.len() {
             let Some(slot) = self.slot(s) else { continue };
-            let (f, r, live) = (slot.fw, slot.role, slot.live);
+            let (f, r, is_live) = (slot.fw, slot.role, slot.live);
             let Some(pos) = self
                 .fw(f)
                 .and_then(|fw| fw.roles.iter().position(|fr| fr.role == r))
@@ -138,12 +155,13 @@ impl HierarchicalAllocator {
             };
             let key = self.make_slot_key(f, pos, s);
             if let Some(slot) = self.slot_mut(s) {
-                slot.key = key.clone();
+                slot.key = key;
             }
-            if live {
-                self.tree.insert_slot(r, key);
+            if is_live {
+                live.push((r, key));
             }
         }
+        self.tree.rebuild_order(live);
         self.keys_stale = false;
     }
 }

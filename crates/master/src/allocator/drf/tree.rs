@@ -13,56 +13,14 @@
 //! cycle never sorts anything. When cluster totals or weights change, every key changes and
 //! the owner rebuilds them once (see `HierarchicalAllocator::rebuild_keys`).
 
-use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::qty::{Bound, Qty};
+use super::bound::Bound;
+use super::qty::Qty;
 use super::Quota;
 
-/// Index of a role node. [`ROOT`] is the virtual root.
-pub(super) type RoleIdx = usize;
-/// Index of a (framework, role) slot.
-pub(super) type SlotIdx = usize;
-/// The virtual root.
-pub(super) const ROOT: RoleIdx = 0;
-
-/// An `f64` with a total order (shares are finite and non-negative).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) struct OrdF64(pub f64);
-
-impl Eq for OrdF64 {}
-
-impl PartialOrd for OrdF64 {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for OrdF64 {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-/// What an ordering entry stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Tag {
-    /// The role's own frameworks (a virtual leaf).
-    Own,
-    /// A child role.
-    Role(RoleIdx),
-    /// A framework slot.
-    Slot(SlotIdx),
-}
-
-/// An ordering key: weighted share, then name, then identity.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Key {
-    pub share: OrdF64,
-    pub name: Arc<str>,
-    pub tag: Tag,
-}
+pub(super) use super::keys::{Chain, Key, OrdF64, RoleIdx, SlotIdx, Tag, MAX_DEPTH, ROOT};
 
 /// One role.
 #[derive(Debug)]
@@ -108,12 +66,12 @@ impl Role {
         Role {
             key: Key {
                 share: OrdF64(0.0),
-                name: name.clone(),
+                rank: u32::MAX,
                 tag: Tag::Role(idx),
             },
             own_key: Key {
                 share: OrdF64(0.0),
-                name: name.clone(),
+                rank: u32::MAX,
                 tag: Tag::Own,
             },
             name,
@@ -172,11 +130,13 @@ impl Role {
 /// The role tree.
 #[derive(Debug)]
 pub(super) struct RoleTree {
-    roles: Vec<Option<Role>>,
+    pub(super) roles: Vec<Option<Role>>,
     free: Vec<RoleIdx>,
-    by_name: HashMap<Arc<str>, RoleIdx>,
+    pub(super) by_name: HashMap<Arc<str>, RoleIdx>,
     /// Roles with a quota set.
     pub quota_roles: usize,
+    /// A role was created since name ranks were last assigned.
+    pub new_names: bool,
 }
 
 impl Default for RoleTree {
@@ -186,6 +146,7 @@ impl Default for RoleTree {
             free: Vec::new(),
             by_name: HashMap::new(),
             quota_roles: 0,
+            new_names: false,
         }
     }
 }
@@ -195,7 +156,9 @@ impl RoleTree {
     pub fn get(&self, r: RoleIdx) -> &Role {
         match self.roles.get(r).and_then(Option::as_ref) {
             Some(role) => role,
-            None => self.roles[ROOT].as_ref().unwrap_or_else(|| unreachable!("root")),
+            None => self.roles[ROOT]
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("root")),
         }
     }
 
@@ -206,7 +169,9 @@ impl RoleTree {
         } else {
             ROOT
         };
-        self.roles[r].as_mut().unwrap_or_else(|| unreachable!("checked"))
+        self.roles[r]
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("checked"))
     }
 
     /// Every live role index but the root.
@@ -244,18 +209,20 @@ impl RoleTree {
         self.roles[idx] = Some(Role::new(name.clone(), parent, idx));
         self.by_name.insert(name, idx);
         self.get_mut(parent).children.push(idx);
+        self.new_names = true;
         idx
     }
 
-    /// `r` and its ancestors, nearest first, without the root.
-    pub fn chain(&self, r: RoleIdx) -> Vec<RoleIdx> {
-        let mut out = Vec::with_capacity(4);
+    /// `r` and its ancestors, nearest first, without the root (no allocation for the usual
+    /// depths).
+    pub fn chain(&self, r: RoleIdx) -> Chain {
+        let mut chain = Chain::default();
         let mut q = r;
-        while q != ROOT && out.len() < 1024 {
-            out.push(q);
+        while q != ROOT && !chain.is_full() {
+            chain.push(q);
             q = self.get(q).parent;
         }
-        out
+        chain
     }
 
     /// The top-level ancestor of `r` (or `r`).
@@ -278,148 +245,6 @@ impl RoleTree {
             }
             self.get_mut(parent).children.retain(|c| *c != q);
             q = parent;
-        }
-    }
-
-    /// Replaces the key of `r` in its parent's order.
-    pub fn set_role_key(&mut self, r: RoleIdx, share: f64) {
-        if r == ROOT {
-            return;
-        }
-        let role = self.get_mut(r);
-        if role.key.share.0 == share {
-            return;
-        }
-        let old = role.key.clone();
-        role.key.share = OrdF64(share);
-        let (new, live, parent) = (role.key.clone(), role.live_sub > 0, role.parent);
-        if live {
-            let order = &mut self.get_mut(parent).order;
-            order.remove(&old);
-            order.insert(new);
-        }
-    }
-
-    /// Replaces the key of `r`'s own frameworks in its order.
-    pub fn set_own_key(&mut self, r: RoleIdx, share: f64) {
-        let role = self.get_mut(r);
-        if role.own_key.share.0 == share {
-            return;
-        }
-        let old = role.own_key.clone();
-        role.own_key.share = OrdF64(share);
-        if !role.slots.is_empty() {
-            let new = role.own_key.clone();
-            role.order.remove(&old);
-            role.order.insert(new);
-        }
-    }
-
-    /// Replaces a live slot's key.
-    pub fn rekey_slot(&mut self, r: RoleIdx, old: &Key, new: Key) {
-        let slots = &mut self.get_mut(r).slots;
-        if slots.remove(old) {
-            slots.insert(new);
-        }
-    }
-
-    /// A slot becomes live in `r`.
-    pub fn insert_slot(&mut self, r: RoleIdx, key: Key) {
-        let role = self.get_mut(r);
-        if !role.slots.insert(key) {
-            return;
-        }
-        if role.slots.len() == 1 {
-            let own = role.own_key.clone();
-            role.order.insert(own);
-        }
-        self.add_live(r, 1);
-        self.add_open(r, 1);
-    }
-
-    /// A live slot stops being live in `r`.
-    pub fn remove_slot(&mut self, r: RoleIdx, key: &Key) {
-        let role = self.get_mut(r);
-        if !role.slots.remove(key) {
-            return;
-        }
-        if role.slots.is_empty() {
-            let own = role.own_key.clone();
-            role.order.remove(&own);
-        }
-        self.add_live(r, -1);
-        self.add_open(r, -1);
-    }
-
-    fn add_live(&mut self, r: RoleIdx, delta: i64) {
-        let mut q = r;
-        loop {
-            let role = self.get_mut(q);
-            let before = role.live_sub;
-            role.live_sub = (i64::from(before) + delta).max(0) as u32;
-            let after = role.live_sub;
-            if q == ROOT {
-                return;
-            }
-            let (key, parent) = (role.key.clone(), role.parent);
-            if before == 0 && after > 0 {
-                self.get_mut(parent).order.insert(key);
-            } else if before > 0 && after == 0 {
-                self.get_mut(parent).order.remove(&key);
-            }
-            q = parent;
-        }
-    }
-
-    /// Adds `delta` to `r`'s open count and carries the change of `open_sub` upwards.
-    fn add_open(&mut self, r: RoleIdx, delta: i64) {
-        let mut q = r;
-        let mut delta = delta;
-        while delta != 0 {
-            let role = self.get_mut(q);
-            let before = i64::from(role.open_sub());
-            role.open_raw = (i64::from(role.open_raw) + delta).max(0) as u32;
-            delta = i64::from(role.open_sub()) - before;
-            if q == ROOT {
-                return;
-            }
-            q = role.parent;
-        }
-    }
-
-    /// Sets whether `r`'s own limits block it, keeping the open counts right.
-    pub fn set_blocked(&mut self, r: RoleIdx, blocked: bool) {
-        if r == ROOT || self.get(r).own_blocked == blocked {
-            return;
-        }
-        let role = self.get_mut(r);
-        let before = i64::from(role.open_sub());
-        role.own_blocked = blocked;
-        let delta = i64::from(role.open_sub()) - before;
-        let parent = role.parent;
-        self.add_open(parent, delta);
-    }
-
-    /// True when `r` or an ancestor is blocked by its limits.
-    pub fn path_blocked(&self, r: RoleIdx) -> bool {
-        self.chain(r).into_iter().any(|q| self.get(q).own_blocked)
-    }
-
-    /// The ordering path of `r`'s own frameworks: keys from the root down to its `Own` entry.
-    pub fn path(&self, r: RoleIdx) -> Vec<Key> {
-        let chain = self.chain(r);
-        let mut out: Vec<Key> = chain.iter().rev().map(|q| self.get(*q).key.clone()).collect();
-        out.push(self.get(r).own_key.clone());
-        out
-    }
-
-    /// Drops every ordering entry (before a full rebuild of the keys).
-    pub fn clear_order(&mut self) {
-        for role in self.roles.iter_mut().flatten() {
-            role.slots.clear();
-            role.order.clear();
-            role.live_sub = 0;
-            role.open_raw = 0;
         }
     }
 }

@@ -153,7 +153,11 @@ fn resources_held_at_registration_count_toward_shares() {
     sim.agent("n1", "cpus:1;mem:1024");
     sim.agent("n2", "cpus:1;mem:1024");
     sim.settle();
-    assert_eq!(cpus(&sim, "b"), 3.0, "b gets the new agents and old's remainder");
+    assert_eq!(
+        cpus(&sim, "b"),
+        3.0,
+        "b gets the new agents and old's remainder"
+    );
     assert_eq!(cpus(&sim, "a"), 3.0);
 }
 
@@ -170,7 +174,10 @@ fn removing_an_agent_takes_its_allocations_out_of_shares() {
     sim.agent("s1", "cpus:1;mem:1024");
     let out = sim.allocate();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].framework_id, "a", "a holds nothing any more; tie by name");
+    assert_eq!(
+        out[0].framework_id, "a",
+        "a holds nothing any more; tie by name"
+    );
     let summary = sim.alloc.roles();
     assert_eq!(summary[0].allocated.to_string(), "cpus:1; mem:1024");
 }
@@ -203,5 +210,8 @@ fn custom_resource_kinds_pass_through() {
     sim.framework("f", spec(&["r"]));
     let out = sim.allocate();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].resources, res("cpus:1;mem:1024;fpgas:2;zones:{eu,us}"));
+    assert_eq!(
+        out[0].resources,
+        res("cpus:1;mem:1024;fpgas:2;zones:{eu,us}")
+    );
 }

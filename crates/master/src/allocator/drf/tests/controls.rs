@@ -24,7 +24,10 @@ fn reserved_resources_only_reach_their_subtree() {
 #[test]
 fn an_offer_to_a_role_holds_its_reservations_and_unreserved_resources() {
     let mut sim = Sim::new();
-    sim.agent("a1", "cpus(eng):2;mem(eng):1024;cpus:1;mem:512;ports:[1-10]");
+    sim.agent(
+        "a1",
+        "cpus(eng):2;mem(eng):1024;cpus:1;mem:512;ports:[1-10]",
+    );
     sim.framework("eng-fw", spec(&["eng"]));
     let out = sim.allocate();
     assert_eq!(out.len(), 1);
@@ -92,7 +95,10 @@ fn suppressed_roles_get_nothing_until_revive() {
     assert!(sim.allocate().is_empty());
     let why = sim.alloc.why_not_offered("f", sim.now);
     assert_eq!(why.len(), 2);
-    assert!(why.iter().all(|(_, w)| w.starts_with("suppressed")), "{why:?}");
+    assert!(
+        why.iter().all(|(_, w)| w.starts_with("suppressed")),
+        "{why:?}"
+    );
     sim.revive("f", &["x"]);
     let out = sim.allocate();
     assert_eq!(out.len(), 2);
@@ -119,12 +125,14 @@ fn offers_below_the_minimum_are_not_made() {
     );
     // A framework's own minimum for the role replaces the default.
     let mut big = spec(&["r"]);
-    big.min_allocatable.insert("r".to_string(), vec![q("mem:2048")]);
+    big.min_allocatable
+        .insert("r".to_string(), vec![q("mem:2048")]);
     sim.framework("big", big);
     sim.recover("f", "small", "r", Some(1e9));
     assert!(sim.allocate().is_empty(), "1024 MB is below big's minimum");
     let mut any = spec(&["r"]);
-    any.min_allocatable.insert("r".to_string(), vec![q("disk:1")]);
+    any.min_allocatable
+        .insert("r".to_string(), vec![q("disk:1")]);
     sim.framework("any", any);
     let out = sim.allocate();
     assert_eq!(out.len(), 1, "tiny's disk meets any's minimum");
@@ -149,7 +157,10 @@ fn gpu_agents_only_go_to_gpu_aware_frameworks() {
     );
     let out = sim.allocate();
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].agent_id.as_str(), out[0].framework_id.as_str()), ("gpu", "gpu-fw"));
+    assert_eq!(
+        (out[0].agent_id.as_str(), out[0].framework_id.as_str()),
+        ("gpu", "gpu-fw")
+    );
 }
 
 #[test]
@@ -221,12 +232,18 @@ fn why_not_offered_reports_filters_limits_and_headroom() {
     assert_eq!(sim.holding("f").cpus().as_f64(), 1.0);
     assert_eq!(
         sim.alloc.why_not_offered("f", sim.now),
-        vec![("r".to_string(), "role at its quota limit (cpus:1; mem:1024)".to_string())]
+        vec![(
+            "r".to_string(),
+            "role at its quota limit (cpus:1; mem:1024)".to_string()
+        )]
     );
     sim.set_quota("r", None);
     sim.set_quota("gold", quota("cpus:1;mem:1024", ""));
     sim.framework("g", spec(&["other"]));
-    assert!(sim.allocate().is_empty(), "the last agent is headroom for gold");
+    assert!(
+        sim.allocate().is_empty(),
+        "the last agent is headroom for gold"
+    );
     assert_eq!(
         sim.alloc.why_not_offered("g", sim.now),
         vec![(
@@ -253,17 +270,30 @@ fn roles_lists_weights_quota_allocations_and_frameworks() {
     let eng = &roles[0];
     assert_eq!(eng.weight, 2.0);
     assert!(eng.frameworks.is_empty());
-    assert_eq!(roles[1].frameworks, vec!["f1".to_string(), "f2".to_string()]);
+    assert_eq!(
+        roles[1].frameworks,
+        vec!["f1".to_string(), "f2".to_string()]
+    );
     assert_eq!(roles[2].frameworks, vec!["f2".to_string()]);
     assert_eq!(roles[3].quota, quota("cpus:1", ""));
     let offered_role = &out[0].role;
-    let r = roles.iter().find(|r| &r.name == offered_role).map(|r| r.allocated.to_string());
+    let r = roles
+        .iter()
+        .find(|r| &r.name == offered_role)
+        .map(|r| r.allocated.to_string());
     assert_eq!(r.as_deref(), Some("cpus:1; mem:1024"), "{out:?}");
     // A weight reset forgets roles kept only for their weight.
     a.set_weights(&BTreeMap::new());
     a.remove_framework("f2");
     a.remove_framework("f1");
-    a.recover(&out[0].framework_id, "a1", offered_role, &out[0].resources, None, 0.0);
+    a.recover(
+        &out[0].framework_id,
+        "a1",
+        offered_role,
+        &out[0].resources,
+        None,
+        0.0,
+    );
     let names: Vec<String> = a.roles().into_iter().map(|r| r.name).collect();
     assert_eq!(names, vec!["qa".to_string()]);
 }

@@ -3,6 +3,7 @@
 
 mod basic;
 mod controls;
+mod invariants;
 mod props;
 mod quota;
 mod timing;
@@ -11,8 +12,6 @@ use std::collections::BTreeMap;
 
 use corral_resources::{ResourceQuantities, Resources};
 
-use super::qty::Qty;
-use super::tree::{Tag, ROOT};
 use super::{DrfConfig, HierarchicalAllocator};
 use crate::allocator::{Allocation, Allocator, FrameworkSpec, Held, Quota};
 
@@ -95,8 +94,11 @@ impl Sim {
         self.totals.insert(id.to_string(), total);
     }
 
+    /// Subscribes (or re-subscribes) a framework. Filters of roles it leaves are gone.
     pub fn framework(&mut self, id: &str, spec: FrameworkSpec) {
         self.alloc.add_framework(id, &spec);
+        self.refusals
+            .retain(|x| x.framework != id || spec.roles.contains(&x.role));
         self.suppressed.retain(|(f, _)| f != id);
         for r in &spec.suppressed_roles {
             self.suppressed.push((id.to_string(), r.clone()));
@@ -235,13 +237,24 @@ impl Sim {
             .specs
             .get(&a.framework_id)
             .unwrap_or_else(|| panic!("offer to unknown framework {}", a.framework_id));
-        assert!(spec.roles.contains(&a.role), "offer in a role not subscribed: {a:?}");
-        assert!(!self.inactive.contains(&a.framework_id), "offer to an inactive framework: {a:?}");
         assert!(
-            !self.suppressed.contains(&(a.framework_id.clone(), a.role.clone())),
+            spec.roles.contains(&a.role),
+            "offer in a role not subscribed: {a:?}"
+        );
+        assert!(
+            !self.inactive.contains(&a.framework_id),
+            "offer to an inactive framework: {a:?}"
+        );
+        assert!(
+            !self
+                .suppressed
+                .contains(&(a.framework_id.clone(), a.role.clone())),
             "offer to a suppressed role: {a:?}"
         );
-        assert!(a.resources.iter().any(|r| r.as_scalar().is_some()), "offer without scalars");
+        assert!(
+            a.resources.iter().any(|r| r.as_scalar().is_some()),
+            "offer without scalars"
+        );
         for r in a.resources.iter() {
             if let Some(reserved) = r.reservation_role() {
                 assert!(
@@ -253,7 +266,10 @@ impl Sim {
         }
         let total = &self.totals[&a.agent_id];
         if total.gpus() > corral_resources::Scalar::ZERO {
-            assert!(spec.gpu_aware, "GPU agent offered to a framework without GPU_RESOURCES");
+            assert!(
+                spec.gpu_aware,
+                "GPU agent offered to a framework without GPU_RESOURCES"
+            );
         }
         let mins = spec
             .min_allocatable
@@ -271,7 +287,10 @@ impl Sim {
                 && x.role == a.role
                 && x.until > self.now
             {
-                assert!(!x.refused.contains(&a.resources), "filtered offer made: {a:?} {x:?}");
+                assert!(
+                    !x.refused.contains(&a.resources),
+                    "filtered offer made: {a:?} {x:?}"
+                );
             }
         }
     }
@@ -285,7 +304,10 @@ impl Sim {
                     held.add_all(r);
                 }
             }
-            assert!(total.contains(&held), "agent {agent}: held {held} exceeds {total}");
+            assert!(
+                total.contains(&held),
+                "agent {agent}: held {held} exceeds {total}"
+            );
         }
     }
 
@@ -330,86 +352,5 @@ impl Sim {
                 }
             }
         }
-    }
-}
-
-fn same(a: &Qty, b: &Qty, n: usize) -> bool {
-    (0..n).all(|i| a.get(i) == b.get(i))
-}
-
-impl HierarchicalAllocator {
-    /// Internal consistency: cached quantities, sums and orderings match their sources.
-    pub(super) fn check_invariants(&self) -> Result<(), String> {
-        let n = self.names.len();
-        let (mut free, mut totals) = (Qty::default(), Qty::default());
-        let mut held: BTreeMap<(usize, usize), Qty> = BTreeMap::new();
-        for agent in self.agents.iter().flatten() {
-            if !agent.total.contains(&agent.available) {
-                return Err(format!("agent {}: available exceeds total", agent.id));
-            }
-            let (all, unres) = self.names.split(&agent.available);
-            if !same(&all, &agent.avail_all, n) || !same(&unres, &agent.avail_unres, n) {
-                return Err(format!("agent {}: stale available quantities", agent.id));
-            }
-            free.add(&agent.avail_unres);
-            totals.add(&agent.total_all);
-            for h in &agent.held {
-                held.entry((h.fw, h.role)).or_default().add(&h.all);
-            }
-        }
-        if !same(&free, &self.free_unres, n) || !same(&totals, &self.totals, n) {
-            return Err("cluster free/total quantities drifted".to_string());
-        }
-        let mut own: BTreeMap<usize, Qty> = BTreeMap::new();
-        for (f, fw) in self.frameworks.iter().enumerate() {
-            let Some(fw) = fw else { continue };
-            for fr in &fw.roles {
-                let h = held.remove(&(f, fr.role)).unwrap_or_default();
-                if !same(&h, &fr.alloc, n) {
-                    return Err(format!("{} in {}: allocation drifted", fw.id, self.tree.get(fr.role).name));
-                }
-                own.entry(fr.role).or_default().add(&h);
-                if let Some(s) = fr.slot {
-                    let slot = self.slot(s).ok_or("dangling slot")?;
-                    let live = fw.subscribed && fw.active && fr.subscribed && !fr.suppressed;
-                    let listed = self.tree.get(fr.role).slots.iter().any(|k| k.tag == Tag::Slot(s));
-                    if slot.live != live || listed != live || self.live_bits.contains(s) != live {
-                        return Err(format!("{}: liveness out of sync", fw.id));
-                    }
-                }
-            }
-        }
-        if !held.is_empty() {
-            return Err("held entries without a framework role".to_string());
-        }
-        let mut sub: BTreeMap<usize, Qty> = BTreeMap::new();
-        for r in self.tree.indices() {
-            let o = own.remove(&r).unwrap_or_default();
-            let role = self.tree.get(r);
-            if !same(&o, &role.alloc_own, n) {
-                return Err(format!("role {}: own allocation drifted", role.name));
-            }
-            for q in self.tree.chain(r) {
-                sub.entry(q).or_default().add(&o);
-            }
-            let live = role.slots.len() as u32
-                + role.children.iter().map(|c| self.tree.get(*c).live_sub).sum::<u32>();
-            if live != role.live_sub {
-                return Err(format!("role {}: live count drifted", role.name));
-            }
-        }
-        for r in self.tree.indices() {
-            let role = self.tree.get(r);
-            if !same(&sub.remove(&r).unwrap_or_default(), &role.alloc_sub, n) {
-                return Err(format!("role {}: subtree allocation drifted", role.name));
-            }
-            if !self.keys_stale && (role.key.share.0 - self.role_share(r)).abs() > 1e-12 {
-                return Err(format!("role {}: stale key", role.name));
-            }
-        }
-        if self.tree.get(ROOT).order.len() > self.tree.get(ROOT).children.len() {
-            return Err("root order has stray entries".to_string());
-        }
-        Ok(())
     }
 }

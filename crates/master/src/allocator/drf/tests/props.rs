@@ -25,12 +25,24 @@ const AGENTS: [&str; 5] = [
 enum Op {
     AddAgent(usize),
     RemoveAgent(usize),
-    AddFramework { id: usize, roles: u8, gpu: bool, min: bool },
-    RemoveFramework { id: usize, recover_first: bool },
+    AddFramework {
+        id: usize,
+        roles: u8,
+        gpu: bool,
+        min: bool,
+    },
+    RemoveFramework {
+        id: usize,
+        recover_first: bool,
+    },
     Deactivate(usize),
     Activate(usize),
     Allocate,
-    Recover { pick: usize, refuse: Option<u8>, half: bool },
+    Recover {
+        pick: usize,
+        refuse: Option<u8>,
+        half: bool,
+    },
     Suppress(usize, u8),
     Revive(usize, u8),
     Weight(usize, u8),
@@ -113,7 +125,12 @@ impl World {
                 sim.held.retain(|(_, a, _), _| *a != id);
                 sim.refusals.retain(|x| x.agent != id);
             }
-            Op::AddFramework { id, roles, gpu, min } => {
+            Op::AddFramework {
+                id,
+                roles,
+                gpu,
+                min,
+            } => {
                 let roles = roles_of(*roles);
                 let mut spec = FrameworkSpec {
                     roles: roles.clone(),
@@ -155,7 +172,11 @@ impl World {
                 let again = sim.alloc.allocate(sim.now);
                 assert!(again.is_empty(), "a second cycle handed out {again:?}");
             }
-            Op::Recover { pick, refuse, half: h } => {
+            Op::Recover {
+                pick,
+                refuse,
+                half: h,
+            } => {
                 let keys: Vec<_> = sim.held.keys().cloned().collect();
                 if keys.is_empty() {
                     return;
@@ -228,7 +249,11 @@ fn role_refs(mask: u8) -> Vec<&'static str> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // 200 cases by default; `PROPTEST_CASES=5000` for a longer soak.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_contract_holds_under_random_operations(ops in prop::collection::vec(op(), 1..80)) {

@@ -48,7 +48,11 @@ fn a_late_framework_gets_its_guarantee_as_resources_come_back() {
         sim.settle();
     }
     assert_eq!(cpus(&sim, "gold-fw"), 10.0, "guarantee served first");
-    assert_eq!(cpus(&sim, "greedy"), 30.0, "the rest goes back to the greedy framework");
+    assert_eq!(
+        cpus(&sim, "greedy"),
+        30.0,
+        "the rest goes back to the greedy framework"
+    );
 }
 
 #[test]
@@ -153,12 +157,18 @@ fn large_and_small_quota_shape_is_satisfied() {
     let (small, large) = (25, 5);
     for i in 0..small {
         let role = format!("small-{i:02}");
-        sim.set_quota(&role, quota("cpus:1;mem:1024;disk:1024", "cpus:1;mem:1024;disk:1024"));
+        sim.set_quota(
+            &role,
+            quota("cpus:1;mem:1024;disk:1024", "cpus:1;mem:1024;disk:1024"),
+        );
         sim.framework(&format!("fs-{i:02}"), spec(&[&role]));
     }
     for i in 0..large {
         let role = format!("large-{i:02}");
-        sim.set_quota(&role, quota("cpus:4;mem:4096;disk:4096", "cpus:4;mem:4096;disk:4096"));
+        sim.set_quota(
+            &role,
+            quota("cpus:4;mem:4096;disk:4096", "cpus:4;mem:4096;disk:4096"),
+        );
         sim.framework(&format!("fl-{i:02}"), spec(&[&role]));
     }
     for i in 0..(small / 5 + large * 5) {

@@ -2,7 +2,8 @@
 //! Not a pass/fail test: run with
 //! `cargo test -p corral-master --release drf_timing -- --ignored --nocapture`.
 //! `DRF_TIMING_FULL=1` runs `DeclineOffers` for all 2 × frameworks rounds at 10k × 1000 (until
-//! every agent is filtered by every framework), as Mesos does.
+//! every agent is filtered by every framework), as Mesos does; `DRF_TIMING_ONLY=decline`
+//! (or `quota`, `idle`, or one decline shape such as `10000x1000`) runs part of it.
 
 use std::time::{Duration, Instant};
 
@@ -14,14 +15,20 @@ const REFUSE_FOREVER: f64 = 2_147_483_647.0;
 const START: f64 = 1_700_000_000.0;
 
 fn ports_fragments(n: u64) -> String {
-    let parts: Vec<String> = (0..n).map(|i| 31000 + 2 * i).map(|p| format!("{p}-{p}")).collect();
+    let parts: Vec<String> = (0..n)
+        .map(|i| 31000 + 2 * i)
+        .map(|p| format!("{p}-{p}"))
+        .collect();
     format!("[{}]", parts.join(","))
 }
 
 fn decline_offers(agents: usize, frameworks: usize) -> (HierarchicalAllocator, Duration) {
     let mut a = HierarchicalAllocator::default();
     let total = res("cpus:24;mem:4096;disk:4096;ports:[31000-32000]");
-    let used = res(&format!("cpus:16;mem:2014;disk:1024;ports:{}", ports_fragments(16)));
+    let used = res(&format!(
+        "cpus:16;mem:2014;disk:1024;ports:{}",
+        ports_fragments(16)
+    ));
     let started = Instant::now();
     for f in 0..frameworks {
         a.add_framework(&format!("framework-{f}"), &spec(&["*"]));
@@ -39,7 +46,14 @@ fn decline_offers(agents: usize, frameworks: usize) -> (HierarchicalAllocator, D
 
 fn decline(a: &mut HierarchicalAllocator, out: &[Allocation], now: f64) {
     for x in out {
-        a.recover(&x.framework_id, &x.agent_id, &x.role, &x.resources, Some(REFUSE_FOREVER), now);
+        a.recover(
+            &x.framework_id,
+            &x.agent_id,
+            &x.role,
+            &x.resources,
+            Some(REFUSE_FOREVER),
+            now,
+        );
     }
 }
 
@@ -51,7 +65,12 @@ fn summary(times: &mut [Duration]) -> String {
     times.sort();
     let p50 = times.get(times.len() / 2).copied().unwrap_or_default();
     let max = times.last().copied().unwrap_or_default();
-    format!("p50 {:.2} ms, max {:.2} ms over {} cycles", ms(p50), ms(max), times.len())
+    format!(
+        "p50 {:.2} ms, max {:.2} ms over {} cycles",
+        ms(p50),
+        ms(max),
+        times.len()
+    )
 }
 
 fn run_decline(agents: usize, frameworks: usize, rounds: usize) {
@@ -71,10 +90,19 @@ fn run_decline(agents: usize, frameworks: usize, rounds: usize) {
         offers += out.len();
         decline(&mut a, &out, now);
     }
+    if rounds >= 200 {
+        for (i, bucket) in times.chunks(rounds / 10).enumerate() {
+            let mut bucket = bucket.to_vec();
+            let from = i * (rounds / 10);
+            println!("  rounds {from}..: {}", summary(&mut bucket));
+        }
+    }
+    let first = times.first().copied().unwrap_or_default();
     println!(
-        "DeclineOffers {agents} agents x {frameworks} frameworks: setup {:.0} ms; cycles {}; \
-         last 10: {}; {offers} offers",
+        "DeclineOffers {agents} agents x {frameworks} frameworks: setup {:.0} ms; first cycle \
+         {:.2} ms; cycles {}; last 10: {}; {offers} offers",
         ms(setup),
+        ms(first),
         summary(&mut times),
         summary(&mut late),
     );
@@ -136,16 +164,32 @@ fn run_idle(agents: usize, frameworks: usize) {
         times.push(started.elapsed());
         assert!(out.is_empty());
     }
-    println!("Idle {agents} x {frameworks} no-op cycle: {}", summary(&mut times));
+    println!(
+        "Idle {agents} x {frameworks} no-op cycle: {}",
+        summary(&mut times)
+    );
 }
 
 #[test]
 #[ignore = "timing figures; run in release with --ignored --nocapture"]
 fn drf_timing() {
     let full = std::env::var("DRF_TIMING_FULL").is_ok();
-    run_decline(10_000, 1_000, if full { 2_000 } else { 30 });
-    run_decline(50_000, 1_000, 10);
-    run_decline(10_000, 100, 30);
-    run_quota(2_500, 500);
-    run_idle(10_000, 1_000);
+    let only = std::env::var("DRF_TIMING_ONLY").unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only == name;
+    let shapes = [
+        (10_000, 1_000, if full { 2_000 } else { 30 }),
+        (50_000, 1_000, 10),
+        (10_000, 100, 30),
+    ];
+    for (agents, frameworks, rounds) in shapes {
+        if run("decline") || only == format!("{agents}x{frameworks}") {
+            run_decline(agents, frameworks, rounds);
+        }
+    }
+    if run("quota") {
+        run_quota(2_500, 500);
+    }
+    if run("idle") {
+        run_idle(10_000, 1_000);
+    }
 }
