@@ -86,7 +86,11 @@ pub struct MasterFlags {
     pub allocator: String,
     /// Minimum resources an offer must hold: alternatives separated by `|`, each in resource
     /// syntax (Mesos's default `cpus:0.01|mem:32`).
-    #[arg(long = "min_allocatable_resources", env = "MESOS_MIN_ALLOCATABLE_RESOURCES", default_value = "cpus:0.01|mem:32")]
+    #[arg(
+        long = "min_allocatable_resources",
+        env = "MESOS_MIN_ALLOCATABLE_RESOURCES",
+        default_value = "cpus:0.01|mem:32"
+    )]
     pub min_allocatable_resources: String,
     /// Largest accepted request body, in bytes.
     #[arg(long = "max_body_bytes", env = "CORRAL_MAX_BODY_BYTES", default_value_t = 4 << 20)]
@@ -148,22 +152,38 @@ impl MasterFlags {
         })
     }
 
-    pub(crate) fn build_allocator(&self) -> Result<Box<dyn crate::allocator::Allocator>, MasterError> {
+    pub(crate) fn build_allocator(
+        &self,
+    ) -> Result<Box<dyn crate::allocator::Allocator>, MasterError> {
         use crate::allocator::drf::{DrfConfig, HierarchicalAllocator};
         match self.allocator.as_str() {
             "first" => Ok(Box::new(crate::allocator::first::FirstFitAllocator::new())),
             "drf" => {
                 let mut min_allocatable = Vec::new();
-                for alternative in self.min_allocatable_resources.split('|').map(str::trim).filter(|s| !s.is_empty()) {
-                    let q = corral_resources::ResourceQuantities::parse(alternative).map_err(|e| MasterError::Flag {
-                        flag: "min_allocatable_resources",
-                        reason: e.to_string(),
-                    })?;
+                for alternative in self
+                    .min_allocatable_resources
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                {
+                    let q =
+                        corral_resources::ResourceQuantities::parse(alternative).map_err(|e| {
+                            MasterError::Flag {
+                                flag: "min_allocatable_resources",
+                                reason: e.to_string(),
+                            }
+                        })?;
                     min_allocatable.push(q);
                 }
-                Ok(Box::new(HierarchicalAllocator::new(DrfConfig { min_allocatable, ..DrfConfig::default() })))
+                Ok(Box::new(HierarchicalAllocator::new(DrfConfig {
+                    min_allocatable,
+                    ..DrfConfig::default()
+                })))
             }
-            other => Err(MasterError::Flag { flag: "allocator", reason: format!("unknown allocator '{other}' (drf or first)") }),
+            other => Err(MasterError::Flag {
+                flag: "allocator",
+                reason: format!("unknown allocator '{other}' (drf or first)"),
+            }),
         }
     }
 
@@ -194,7 +214,10 @@ impl MasterFlags {
         }
         m.insert("registry".into(), "corral_dir_store".into());
         m.insert("allocator".into(), self.allocator.clone());
-        m.insert("min_allocatable_resources".into(), self.min_allocatable_resources.clone());
+        m.insert(
+            "min_allocatable_resources".into(),
+            self.min_allocatable_resources.clone(),
+        );
         m
     }
 

@@ -187,7 +187,11 @@ mod tests {
         };
         let p = p.with_weights(&[w("a", 3.0)]).unwrap();
         assert_eq!(p.weights["a"], 3.0);
-        assert_eq!(p.with_weights(&[w("a", 1.0)]).unwrap().weights["a"], 1.0, "kept, as Mesos does");
+        assert_eq!(
+            p.with_weights(&[w("a", 1.0)]).unwrap().weights["a"],
+            1.0,
+            "kept, as Mesos does"
+        );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(p.with_weights(&[w("a", bad)]).is_err(), "{bad}");
         }
