@@ -63,10 +63,12 @@ fn ms(d: Duration) -> f64 {
 
 fn summary(times: &mut [Duration]) -> String {
     times.sort();
+    let min = times.first().copied().unwrap_or_default();
     let p50 = times.get(times.len() / 2).copied().unwrap_or_default();
     let max = times.last().copied().unwrap_or_default();
     format!(
-        "p50 {:.2} ms, max {:.2} ms over {} cycles",
+        "min {:.2} / p50 {:.2} / max {:.2} ms over {} cycles",
+        ms(min),
         ms(p50),
         ms(max),
         times.len()
