@@ -29,26 +29,28 @@ pub(super) struct HeldEntry {
     pub unres: Qty,
 }
 
-/// One agent.
+/// One agent. Fields are laid out hot first (what an allocation pass touches), `repr(C)` so
+/// they stay that way: at 50k agents, cache lines per agent visit are the cost.
 #[derive(Debug)]
+#[repr(C)]
 pub(super) struct Agent {
-    pub id: Arc<str>,
-    pub gen: u32,
-    pub total: Resources,
     pub available: Resources,
-    pub total_all: Qty,
     pub avail_all: Qty,
     pub avail_unres: Qty,
+    /// Bumped whenever `available` changes (filter coverage is cached per epoch).
+    pub epoch: u64,
     /// The agent has GPUs: only GPU-aware frameworks are offered its resources.
     pub has_gpus: bool,
     /// `available` holds reserved resources.
     pub has_reserved: bool,
+    pub held: Vec<HeldEntry>,
+    pub id: Arc<str>,
+    pub filters: AgentFilters,
+    pub total: Resources,
+    pub total_all: Qty,
     /// Reserved scalar quantities of `total`, by role.
     pub reservations: Vec<(RoleIdx, Qty)>,
-    pub held: Vec<HeldEntry>,
-    pub filters: AgentFilters,
-    /// Bumped whenever `available` changes (filter coverage is cached per epoch).
-    pub epoch: u64,
+    pub gen: u32,
 }
 
 /// `resources` without allocation roles.

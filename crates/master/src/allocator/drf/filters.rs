@@ -47,18 +47,19 @@ pub(super) struct FilterEntry {
     pub until: f64,
 }
 
-/// The filters on one agent.
+/// The filters on one agent (hot fields first, see [`super::agents::Agent`]).
 #[derive(Debug)]
+#[repr(C)]
 pub(super) struct AgentFilters {
     pub pools: Vec<Option<Pool>>,
-    pub entries: Vec<FilterEntry>,
-    pub min_until: f64,
-    /// Union of the covering pools' slots (or the one covering pool, `single`), valid at
-    /// `blocked_epoch` unless `changed`.
-    blocked: BitSet,
     single: Option<usize>,
     blocked_epoch: u64,
     changed: bool,
+    /// Union of the covering pools' slots (or the one covering pool, `single`), valid at
+    /// `blocked_epoch` unless `changed`.
+    blocked: BitSet,
+    pub entries: Vec<FilterEntry>,
+    pub min_until: f64,
 }
 
 impl Default for AgentFilters {

@@ -16,7 +16,8 @@ use super::cycle::{Offer, Stage};
 use super::tree::{Key, RoleIdx, SlotIdx, Tag, MAX_DEPTH, ROOT};
 use super::HierarchicalAllocator;
 
-/// Candidate counts at or below this are sorted by path instead of walked.
+/// Candidate counts at or below this are picked from a list instead of walked for (a list
+/// costs more per candidate than walking past a filtered slot).
 const SMALL: usize = 32;
 
 /// The slots that may be offered something on an agent (storage reused across agents).
@@ -228,6 +229,7 @@ impl HierarchicalAllocator {
         None
     }
 
+    /// Candidates in DRF order from the candidate list (few candidates).
     fn find_sorted(
         &self,
         a: AgentIdx,
@@ -237,7 +239,7 @@ impl HierarchicalAllocator {
         prune: bool,
         scratch: &mut Scratch,
     ) -> Option<(SlotIdx, Offer)> {
-        // Paths are computed once per role; candidates sort by (role path, slot key).
+        // Paths are computed once per role; candidates order by (role path, slot key).
         let mut paths: Vec<(RoleIdx, Vec<Key>)> = Vec::new();
         let mut list: Vec<(usize, Key, SlotIdx, RoleIdx)> = Vec::with_capacity(cand.count);
         for s in cand.bits.iter() {
@@ -261,10 +263,16 @@ impl HierarchicalAllocator {
             };
             list.push((p, slot.key, s, r));
         }
-        if list.len() > 1 {
-            list.sort_unstable_by(|a, b| paths[a.0].1.cmp(&paths[b.0].1).then(a.1.cmp(&b.1)));
-        }
-        for (_, _, s, r) in list {
+        // The first candidate usually takes the offer: pick minimums rather than sort.
+        while !list.is_empty() {
+            let mut best = 0;
+            for i in 1..list.len() {
+                let (x, y) = (&list[i], &list[best]);
+                if paths[x.0].1.cmp(&paths[y.0].1).then(x.1.cmp(&y.1)).is_lt() {
+                    best = i;
+                }
+            }
+            let (_, _, s, r) = list.swap_remove(best);
             if let Step::Accept(o) = self.try_slot(a, s, r, stage, surplus, scratch) {
                 return Some((s, o));
             }

@@ -215,3 +215,49 @@ fn custom_resource_kinds_pass_through() {
         res("cpus:1;mem:1024;fpgas:2;zones:{eu,us}")
     );
 }
+
+#[test]
+fn the_candidate_list_follows_drf_order() {
+    // A filter on the agent makes the allocator pick from the candidate list instead of
+    // walking the tree; the choice must be the same DRF order.
+    let mut sim = Sim::new();
+    sim.agent_with(
+        "busy",
+        "cpus:4;mem:4096",
+        &[Held {
+            framework_id: "fx".to_string(),
+            role: "x".to_string(),
+            resources: res("cpus:2;mem:2048"),
+        }],
+    );
+    sim.framework("fx", spec(&["x"]));
+    sim.framework("fz", spec(&["y/z"]));
+    sim.framework("fw", spec(&["y/w"]));
+    sim.framework("fv", spec(&["y/v"]));
+    // Everybody but fx gets something of `busy`; then the rest declines it for good.
+    sim.settle();
+    for f in ["fz", "fw", "fv"] {
+        sim.recover(
+            f,
+            "busy",
+            if f == "fz" {
+                "y/z"
+            } else if f == "fw" {
+                "y/w"
+            } else {
+                "y/v"
+            },
+            None,
+        );
+    }
+    sim.alloc.suppress("fx", &[]);
+    sim.suppressed.push(("fx".to_string(), "x".to_string()));
+    sim.agent("t", "cpus:1;mem:1024");
+    // fv refuses all of t (as if it had declined it): a filter covering the whole agent.
+    sim.recover_part("fv", "t", "y/v", &res("cpus:1;mem:1024"), Some(1e6));
+    let out = sim.allocate();
+    // Inside y, fv (first by name) is filtered on t: w goes before z by name.
+    let on_t: Vec<_> = out.iter().filter(|a| a.agent_id == "t").collect();
+    assert_eq!(on_t.len(), 1, "{out:?}");
+    assert_eq!(on_t[0].framework_id, "fw");
+}
