@@ -15,11 +15,12 @@ fn no_empty(r: &Resources) -> bool {
     r.iter().all(|x| !x.is_empty())
 }
 
-/// `b` without the ranges and set items it shares with `a`. Union is
-/// idempotent, so `a + b - b == a` only holds for such disjoint `b` (as in
-/// Mesos; one agent's resources never overlap).
+/// `b` without the ranges, set items and persistent volumes it shares with
+/// `a`. Union is idempotent for those (a volume, like a port, exists once), so
+/// `a + b - b == a` and additive quantities only hold for such disjoint `b`
+/// (as in Mesos; one agent's resources never overlap).
 fn disjoint(a: &Resources, b: &Resources) -> Resources {
-    let values = a.filter(|r| r.as_scalar().is_none());
+    let values = a.filter(|r| r.as_scalar().is_none() || r.is_persistent_volume());
     b.saturating_sub(&values)
 }
 
