@@ -19,6 +19,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Rust tests (unit, property, integration)"
+# CI runs property tests from a fixed seed so that a result can be reproduced; run them
+# locally without it (or with another seed) to explore new cases.
+if [[ -n "${CI:-}" ]]; then
+  export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261121}"
+fi
 cargo test --workspace --quiet 2>&1 | tee target/cargo-test.log | grep -E '^(test result|error|failures:|    [a-z_:]+$)' || true
 if grep -qE 'test result: FAILED|^error' target/cargo-test.log || ! grep -q 'test result: ok' target/cargo-test.log; then
   echo "Rust tests failed; see target/cargo-test.log" >&2
