@@ -151,6 +151,15 @@ mod tests {
     }
 
     #[test]
+    fn fences_a_stale_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::contract::fencing(
+            &DirStore::open(dir.path()).unwrap(),
+            &DirStore::open(dir.path()).unwrap(),
+        );
+    }
+
+    #[test]
     fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         DirStore::open(dir.path())

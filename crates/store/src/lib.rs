@@ -6,15 +6,28 @@
 //! wrote. A successful `put` has reached stable storage before it returns (persist before you
 //! acknowledge).
 //!
-//! Backends: [`MemoryStore`] (tests, simulation) and [`DirStore`] (one file per key, written
-//! to a temporary file, fsynced, renamed, directory fsynced). The redb and ZooKeeper backends
-//! of the registry issue plug in behind the same trait.
+//! Backends: [`MemoryStore`] (tests, simulation), [`DirStore`] (one file per key, written
+//! to a temporary file, fsynced, renamed, directory fsynced), [`RedbStore`] (one embedded redb
+//! database file, each write an immediately durable transaction: the registry's default) and
+//! [`ZkStore`] (znodes in ZooKeeper, versions are znode data versions: for HA masters).
+//! [`ZkUrl`] parses the `zk://host:port,host:port/path` URLs of Mesos's `--zk` flag.
 
+#[cfg(test)]
+extern crate self as corral_store;
+
+#[cfg(test)]
+mod contract;
 mod dir;
 mod memory;
+mod redb_store;
+mod zk;
+mod zk_url;
 
 pub use dir::DirStore;
 pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+pub use zk::{ZkStore, ZkStoreOptions, ZK_MAX_VALUE_BYTES};
+pub use zk_url::{ZkUrl, ZkUrlError};
 
 use thiserror::Error;
 
@@ -49,6 +62,26 @@ pub enum StoreError {
         /// The key.
         key: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// The value is larger than the backend can store; nothing was written.
+    #[error("value for '{key}' is {size} bytes; this store takes at most {limit}")]
+    TooLarge {
+        /// The key.
+        key: String,
+        /// Size of the rejected value.
+        size: usize,
+        /// The backend's limit.
+        limit: usize,
+    },
+    /// The backend could not be reached or did not answer in time. For a `put` or `delete`
+    /// the outcome is unknown (the write may or may not have happened): re-read before
+    /// retrying. Never reported for a write known to have failed or succeeded.
+    #[error("store unavailable for '{key}': {reason}")]
+    Unavailable {
+        /// The key (or `<connect>` for the session itself).
+        key: String,
+        /// What happened (connection loss, timeout, session expired...).
         reason: String,
     },
     /// The backend failed.
@@ -114,51 +147,5 @@ pub fn bump_counter(store: &dyn Store, key: &str) -> Result<u64, StoreError> {
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod contract {
-    //! The contract every backend must meet; each backend's tests run it.
-    use super::*;
-
-    pub fn run(store: &dyn Store) {
-        assert!(store.get("a").unwrap().is_none());
-        assert_eq!(store.put("a", b"1", None).unwrap(), 1);
-        assert!(matches!(
-            store.put("a", b"x", None),
-            Err(StoreError::Conflict { .. })
-        ));
-        assert_eq!(store.get("a").unwrap().unwrap().value, b"1");
-        assert_eq!(store.put("a", b"2", Some(1)).unwrap(), 2);
-        assert!(matches!(
-            store.put("a", b"3", Some(1)),
-            Err(StoreError::Conflict { .. })
-        ));
-        assert_eq!(
-            store.get("a").unwrap(),
-            Some(Versioned {
-                version: 2,
-                value: b"2".to_vec()
-            })
-        );
-        store.put("ab", b"", None).unwrap();
-        store.put("b", b"", None).unwrap();
-        assert_eq!(
-            store.keys("a").unwrap(),
-            vec!["a".to_string(), "ab".to_string()]
-        );
-        assert!(matches!(
-            store.delete("a", 1),
-            Err(StoreError::Conflict { .. })
-        ));
-        store.delete("a", 2).unwrap();
-        assert!(store.get("a").unwrap().is_none());
-        assert!(matches!(
-            store.put("../x", b"", None),
-            Err(StoreError::InvalidKey(_))
-        ));
-        assert_eq!(bump_counter(store, "epoch").unwrap(), 1);
-        assert_eq!(bump_counter(store, "epoch").unwrap(), 2);
     }
 }
