@@ -1,6 +1,13 @@
-//! Where a daemon listens: `host:port`, from the forms operators and Mesos headers use.
+//! Where a daemon listens: `host:port`, from the forms operators and Mesos headers use; and
+//! [`DetectedLeader`], the leading master as ZooKeeper names it (`zk://host:port/path`).
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_election::zk::ZkDetector;
+use corral_election::{Detector, LeaderInfo, ZkUrl};
+use tokio::sync::watch;
 
 use crate::error::ClientError;
 
@@ -83,6 +90,62 @@ impl fmt::Display for Endpoint {
             write!(f, "{}:{}", self.host, self.port)
         }
     }
+}
+
+/// The leading master as detected in ZooKeeper (Mesos's `<path>/json.info_<seq>` nodes). The
+/// detection runs in the background while a clone of this lives. Cheap to clone.
+#[derive(Clone)]
+pub struct DetectedLeader {
+    _detector: Arc<ZkDetector>,
+    leader: watch::Receiver<Option<LeaderInfo>>,
+}
+
+impl fmt::Debug for DetectedLeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DetectedLeader")
+            .field("leader", &self.current())
+            .finish()
+    }
+}
+
+impl DetectedLeader {
+    /// Whether `master` is a ZooKeeper URL (`zk://…`).
+    pub fn is_zk(master: &str) -> bool {
+        ZkUrl::is_zk(master)
+    }
+
+    /// Starts detecting on `zk://host:port[,host:port...]/path` (needs a tokio runtime).
+    pub fn start(zk: &str) -> Result<DetectedLeader, ClientError> {
+        let url = ZkUrl::parse(zk).map_err(|e| ClientError::InvalidAddress {
+            address: zk.to_string(),
+            reason: e.to_string(),
+        })?;
+        let detector = ZkDetector::start(url, corral_election::zk::DEFAULT_SESSION_TIMEOUT);
+        let leader = detector.leader();
+        Ok(DetectedLeader {
+            _detector: Arc::new(detector),
+            leader,
+        })
+    }
+
+    /// The leader now, if one is known.
+    pub fn current(&self) -> Option<Endpoint> {
+        self.leader.borrow().as_ref().map(leader_endpoint)
+    }
+
+    /// The leader, waiting up to `limit` for one to be known.
+    pub async fn wait(&self, limit: Duration) -> Option<Endpoint> {
+        let mut leader = self.leader.clone();
+        let found = tokio::time::timeout(limit, leader.wait_for(Option::is_some)).await;
+        match found {
+            Ok(Ok(l)) => l.as_ref().map(leader_endpoint),
+            _ => None,
+        }
+    }
+}
+
+fn leader_endpoint(leader: &LeaderInfo) -> Endpoint {
+    Endpoint::new(leader.ip.clone(), leader.port)
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

@@ -26,7 +26,8 @@ use offer::Want;
 /// Flags of `corral run`.
 #[derive(Args)]
 pub struct RunArgs {
-    /// The master (`host:port` or `http://host:port`).
+    /// The master (`host:port`, `http://host:port`, or `zk://host:port/path` to follow the
+    /// leader elected in ZooKeeper).
     #[arg(long, env = "CORRAL_MASTER", default_value = "127.0.0.1:5050")]
     pub master: String,
     /// CPUs for the task.
@@ -72,8 +73,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let command = offer::shell_command(&args.command);
     let info = framework_info(&args);
     // A CLI should not sit for a minute in front of a master that is not there.
+    // Under `zk://` a failover takes up to a ZooKeeper session timeout (10 s by default).
+    let leader_timeout = if corral_client::endpoint::DetectedLeader::is_zk(&args.master) {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_secs(10)
+    };
     let options = SubscribeOptions {
-        leader_timeout: Duration::from_secs(10),
+        leader_timeout,
         ..SubscribeOptions::default()
     };
     let (handle, mut events) = SchedulerClient::subscribe(&args.master, info, options)
@@ -82,8 +89,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut session = Session::new(&args, handle.clone(), command);
     let result = session.drive(&mut events).await;
     session.stop_logs().await;
-    // TEARDOWN while still subscribed (closing the stream first would remove the framework).
-    if let Err(error) = handle.teardown().await {
+    // TEARDOWN while still subscribed (closing the stream first would remove the framework),
+    // through the latest subscription (it moves with the leader under `zk://`).
+    if let Err(error) = session.handle.teardown().await {
         tracing::warn!(%error, "TEARDOWN failed");
     }
     drop(events);
@@ -179,6 +187,14 @@ impl Session {
                 event = events.next() => {
                     let event = match event {
                         Some(Ok(event)) => event,
+                        Some(Err(error)) if self.follows_leader() => {
+                            self.resubscribe(events, &error.to_string()).await?;
+                            continue;
+                        }
+                        None if self.follows_leader() => {
+                            self.resubscribe(events, "the master closed the subscription").await?;
+                            continue;
+                        }
                         Some(Err(error)) => bail!("lost the connection to the master: {error}"),
                         None => bail!("the master closed the subscription"),
                     };
@@ -195,6 +211,35 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Whether the master is detected in ZooKeeper: then a lost subscription is followed to
+    /// the next leader instead of ending the run.
+    fn follows_leader(&self) -> bool {
+        corral_client::endpoint::DetectedLeader::is_zk(&self.master)
+    }
+
+    /// Subscribes again (same framework) with the leader detected now.
+    async fn resubscribe(
+        &mut self,
+        events: &mut EventStream<Event>,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        self.say(format!(
+            "lost the leading master ({why}); following the new leader"
+        ));
+        let (handle, new_events) = self
+            .handle
+            .resubscribe()
+            .await
+            .with_context(|| format!("re-subscribing after losing the master ({why})"))?;
+        self.say(format!(
+            "re-subscribed with the master at {}",
+            handle.leader()
+        ));
+        self.handle = handle;
+        *events = new_events;
+        Ok(())
     }
 
     fn no_offer_message(&self) -> String {
@@ -338,7 +383,8 @@ impl Session {
     }
 
     async fn agent_from_master(&self, agent_id: &str) -> Option<Endpoint> {
-        let master = Endpoint::parse(&self.master, corral_client::endpoint::MASTER_PORT).ok()?;
+        // The master that accepted the subscription (a `zk://` --master is no address).
+        let master = self.handle.leader().clone();
         let slaves = LegacyClient::new(master).slaves().await.ok()?;
         slaves
             .slaves

@@ -13,7 +13,7 @@ use corral_http::Encoding;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::{calls, subscribe_to, SubscribeOptions, SCHEDULER_PATH};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{DetectedLeader, Endpoint};
 use crate::error::ClientError;
 use crate::stream::EventStream;
 use crate::transport::{self, Http, STREAM_ID};
@@ -33,6 +33,8 @@ pub(super) struct HandleInner {
     pub(super) framework_id: FrameworkId,
     pub(super) framework_info: FrameworkInfo,
     pub(super) master_info: Option<MasterInfo>,
+    /// The leader detection of a `zk://` subscription.
+    pub(super) detected: Option<DetectedLeader>,
     pub(super) heartbeat: Duration,
     pub(super) options: SubscribeOptions,
 }
@@ -175,16 +177,23 @@ impl SchedulerHandle {
         self.call(calls::teardown(self.framework_id())).await
     }
 
-    /// Subscribes again as the same framework (same id and FrameworkInfo), trying the last
-    /// leader first. The old stream is closed by the master.
+    /// Subscribes again as the same framework (same id and FrameworkInfo), trying the
+    /// detected leader (for a `zk://` subscription) or else the last leader first. The old
+    /// stream is closed by the master.
     pub async fn resubscribe(&self) -> Result<(SchedulerHandle, EventStream<Event>), ClientError> {
         let info = FrameworkInfo {
             id: Some(self.inner.framework_id.clone()),
             ..self.inner.framework_info.clone()
         };
+        let detected = self.inner.detected.clone();
+        let first = detected
+            .as_ref()
+            .and_then(DetectedLeader::current)
+            .unwrap_or_else(|| self.inner.leader.clone());
         subscribe_to(
             self.inner.masters.clone(),
-            Some(self.inner.leader.clone()),
+            Some(first),
+            detected,
             info,
             self.inner.options.clone(),
         )

@@ -22,7 +22,7 @@ use corral_http::Encoding;
 use http::{Method, StatusCode};
 use tokio::time::Instant;
 
-use crate::endpoint::{Endpoint, MASTER_PORT};
+use crate::endpoint::{DetectedLeader, Endpoint, MASTER_PORT};
 use crate::error::ClientError;
 use crate::stream::{EventStream, RecordStream};
 use crate::transport::{self, Http, STREAM_ID};
@@ -78,14 +78,34 @@ enum Attempt {
 
 impl SchedulerClient {
     /// Subscribes `framework_info` (re-subscribes when it carries an id) at `master`: one
-    /// address or a comma-separated list (`host:port`, `http://host:port`).
+    /// address or a comma-separated list (`host:port`, `http://host:port`), or a ZooKeeper URL
+    /// (`zk://host:port[,host:port...]/path`) naming the leader.
     pub async fn subscribe(
         master: &str,
         framework_info: FrameworkInfo,
         options: SubscribeOptions,
     ) -> Result<(SchedulerHandle, EventStream<Event>), ClientError> {
+        if DetectedLeader::is_zk(master) {
+            let detected = DetectedLeader::start(master)?;
+            let started = Instant::now();
+            let leader = detected.wait(options.leader_timeout).await.ok_or_else(|| {
+                ClientError::Unavailable {
+                    waited: started.elapsed(),
+                    last: format!("no leading master registered at {master}"),
+                }
+            })?;
+            let masters = vec![leader.clone()];
+            return subscribe_to(
+                masters,
+                Some(leader),
+                Some(detected),
+                framework_info,
+                options,
+            )
+            .await;
+        }
         let masters = parse_masters(master)?;
-        subscribe_to(masters, None, framework_info, options).await
+        subscribe_to(masters, None, None, framework_info, options).await
     }
 }
 
@@ -108,6 +128,7 @@ pub fn parse_masters(master: &str) -> Result<Vec<Endpoint>, ClientError> {
 async fn subscribe_to(
     masters: Vec<Endpoint>,
     first: Option<Endpoint>,
+    detected: Option<DetectedLeader>,
     framework_info: FrameworkInfo,
     options: SubscribeOptions,
 ) -> Result<(SchedulerHandle, EventStream<Event>), ClientError> {
@@ -121,7 +142,14 @@ async fn subscribe_to(
     loop {
         let attempt = try_subscribe(&http, &masters, &target, &framework_info, &options).await?;
         match attempt {
-            Attempt::Subscribed(done) => return Ok(*done),
+            Attempt::Subscribed(mut done) => {
+                if let Some(detected) = &detected {
+                    if let Some(inner) = Arc::get_mut(&mut done.0.inner) {
+                        inner.detected = Some(detected.clone());
+                    }
+                }
+                return Ok(*done);
+            }
             Attempt::Redirect(leader) => {
                 redirects += 1;
                 if redirects > options.max_redirects {
@@ -143,7 +171,10 @@ async fn subscribe_to(
                 tokio::time::sleep(backoff.min(deadline - now)).await;
                 backoff = (backoff * 2).min(options.max_backoff);
                 next = (next + 1) % masters.len();
-                target = masters[next].clone();
+                target = match detected.as_ref().and_then(DetectedLeader::current) {
+                    Some(leader) => leader,
+                    None => masters[next].clone(),
+                };
                 redirects = 0;
             }
         }
@@ -222,6 +253,7 @@ async fn try_subscribe(
             framework_id: subscribed.framework_id.clone(),
             framework_info: framework_info.clone(),
             master_info: subscribed.master_info.clone(),
+            detected: None,
             heartbeat,
             options: options.clone(),
         }),

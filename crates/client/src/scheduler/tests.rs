@@ -291,6 +291,7 @@ impl HandleInner {
             framework_id: self.framework_id.clone(),
             framework_info: self.framework_info.clone(),
             master_info: self.master_info.clone(),
+            detected: self.detected.clone(),
             heartbeat: self.heartbeat,
             options: self.options.clone(),
         }
