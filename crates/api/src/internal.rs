@@ -10,6 +10,14 @@
 //! 2. Every other agent call is its own POST of an [`AgentEnvelope`] carrying the `agent_id` and
 //!    `stream_id` of the current session; the master answers `202` or an error.
 //!
+//! **Shutdown.** A master tells an agent to shut down for good (the operator marked it gone) with
+//! [`MasterMessage::Shutdown`]: on the stream of a connected agent, or — since a refused
+//! SUBSCRIBE has no stream — as the body of a `410 Gone` answer to SUBSCRIBE (a
+//! [`MasterEnvelope`] holding `Shutdown`, see [`AGENT_GONE_STATUS`]). The agent destroys its
+//! containers, stops re-subscribing and exits. Any other refusal of SUBSCRIBE is transient: the
+//! agent retries. (Added within version 1: an agent that does not know `SHUTDOWN` cannot decode
+//! it and keeps retrying, as it did before.)
+//!
 //! **Versioning.** Every envelope carries [`PROTOCOL_VERSION`]; a peer rejects a major version it
 //! does not speak (`400`), so a rolling upgrade bumps the version only with a compatible reader.
 //!
@@ -28,6 +36,10 @@ pub const AGENT_ENDPOINT: &str = "/internal/v1/agent";
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The HTTP status of a SUBSCRIBE refused for good: the body is a [`MasterEnvelope`] holding
+/// [`MasterMessage::Shutdown`].
+pub const AGENT_GONE_STATUS: u16 = 410;
 
 /// A message from the master to one agent, on the agent's subscription stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +69,13 @@ pub enum MasterMessage {
         /// How often the master pings; the agent may treat a silence of several intervals as a
         /// lost master and re-subscribe.
         ping_interval_secs: f64,
+    },
+    /// The agent must shut down for good: destroy every container, stop re-subscribing, exit.
+    /// Sent on the stream of a connected agent the operator marked gone, and as the body of a
+    /// [`AGENT_GONE_STATUS`] answer to a gone agent's SUBSCRIBE. Valid before REGISTERED.
+    Shutdown {
+        /// Why, for the agent's log.
+        message: String,
     },
     /// Liveness check; the agent answers with [`AgentCall::Pong`] carrying the same `seq`.
     Ping {

@@ -7,6 +7,7 @@
 //!   leader epoch).
 //! * [`ids`]: helpers to make and check identifiers.
 
+pub mod checks;
 pub mod duration;
 pub mod ids;
 pub mod internal;

@@ -248,9 +248,10 @@ fn master_message_name(m: &MasterMessage) -> &'static str {
         MasterMessage::StatusUpdateAcknowledgement { .. } => "STATUS_UPDATE_ACKNOWLEDGEMENT",
         MasterMessage::FrameworkMessage { .. } => "FRAMEWORK_MESSAGE",
         MasterMessage::CheckpointResources { .. } => "CHECKPOINT_RESOURCES",
+        MasterMessage::Shutdown { .. } => "SHUTDOWN",
     }
 }
-const MASTER_MESSAGE_COUNT: usize = 10;
+const MASTER_MESSAGE_COUNT: usize = 11;
 
 /// Exhaustive on purpose, like [`master_message_name`].
 fn agent_call_name(c: &AgentCall) -> &'static str {
@@ -275,6 +276,9 @@ fn master_messages() -> Vec<MasterMessage> {
             ping_interval_secs: 15.0,
         },
         MasterMessage::Ping { seq: u64::MAX },
+        MasterMessage::Shutdown {
+            message: "Agent has been marked gone by the operator".to_string(),
+        },
         MasterMessage::RunTask {
             framework: framework_info(),
             executor: None,

@@ -92,6 +92,50 @@ pub struct MasterFlags {
         default_value = "cpus:0.01|mem:32"
     )]
     pub min_allocatable_resources: String,
+    /// Where the registry of agents and frameworks lives: `redb` (an embedded database at
+    /// `<work_dir>/registry.redb`, the default) or `in_memory` (lost when the master stops;
+    /// for tests). With `--zk` the registry is kept in ZooKeeper instead.
+    #[arg(long, env = "MESOS_REGISTRY", default_value = "redb")]
+    pub registry: String,
+    /// After a failover, how long agents from the registry have to re-register before they
+    /// are marked unreachable.
+    #[arg(
+        long = "agent_reregister_timeout",
+        env = "MESOS_AGENT_REREGISTER_TIMEOUT",
+        default_value = "10mins"
+    )]
+    pub agent_reregister_timeout: String,
+    /// Largest share of the registry's agents that may be marked unreachable after a failover
+    /// (e.g. `50%` or `0.5`); if more would be, the master fails over instead.
+    #[arg(
+        long = "recovery_agent_removal_limit",
+        env = "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT",
+        default_value = "100%"
+    )]
+    pub recovery_agent_removal_limit: String,
+    /// Most agents marked unreachable per period, e.g. `1/10mins` (no limit when unset).
+    #[arg(
+        long = "agent_removal_rate_limit",
+        env = "MESOS_AGENT_REMOVAL_RATE_LIMIT"
+    )]
+    pub agent_removal_rate_limit: Option<String>,
+    /// ZooKeeper URL for leader election among masters, e.g.
+    /// `zk://host1:2181,host2:2181/mesos` (Mesos's layout: `<path>/json.info_<seq>`). Without
+    /// it the master leads alone.
+    #[arg(long, env = "MESOS_ZK")]
+    pub zk: Option<String>,
+    /// ZooKeeper session timeout. A leader that cannot confirm its session for two thirds of
+    /// it stops (the process exits) before another master can be elected.
+    #[arg(
+        long = "zk_session_timeout",
+        env = "MESOS_ZK_SESSION_TIMEOUT",
+        default_value = "10secs"
+    )]
+    pub zk_session_timeout: String,
+    /// Size of the quorum of masters (accepted for compatibility with Mesos; ZooKeeper's own
+    /// quorum decides here).
+    #[arg(long, env = "MESOS_QUORUM")]
+    pub quorum: Option<u32>,
     /// Largest accepted request body, in bytes.
     #[arg(long = "max_body_bytes", env = "CORRAL_MAX_BODY_BYTES", default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
@@ -109,6 +153,52 @@ fn duration(flag: &'static str, text: &str) -> Result<Duration, MasterError> {
         flag,
         reason: e.to_string(),
     })
+}
+
+/// `--recovery_agent_removal_limit`: a percentage (`50%`) or a fraction (`0.5`), 0 to 1.
+fn removal_limit(text: &str) -> Result<f64, MasterError> {
+    let bad = |reason: String| MasterError::Flag {
+        flag: "recovery_agent_removal_limit",
+        reason,
+    };
+    let t = text.trim();
+    let value = match t.strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<f64>()
+            .map(|v| v / 100.0)
+            .map_err(|e| bad(e.to_string()))?,
+        None => t.parse::<f64>().map_err(|e| bad(e.to_string()))?,
+    };
+    if !(0.0..=1.0).contains(&value) {
+        return Err(bad(format!("'{text}' is not between 0% and 100%")));
+    }
+    Ok(value)
+}
+
+/// `--agent_removal_rate_limit` `N/duration` → the least seconds between two removals.
+fn removal_rate(text: &str) -> Result<f64, MasterError> {
+    let bad = |reason: String| MasterError::Flag {
+        flag: "agent_removal_rate_limit",
+        reason,
+    };
+    let (n, period) = text.split_once('/').ok_or_else(|| {
+        bad(format!(
+            "'{text}' is not of the form N/duration, e.g. 1/10mins"
+        ))
+    })?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|e| bad(format!("bad count in '{text}': {e}")))?;
+    let period = corral_api::duration::parse(period.trim())
+        .map_err(|e| bad(format!("bad period in '{text}': {e}")))?;
+    if n == 0 || period.is_zero() {
+        return Err(bad(format!(
+            "'{text}' must allow at least one removal per period"
+        )));
+    }
+    Ok(period.as_secs_f64() / f64::from(n))
 }
 
 impl MasterFlags {
@@ -138,7 +228,23 @@ impl MasterFlags {
             offer_timeout_secs: offer_timeout,
             max_completed_frameworks: self.max_completed_frameworks,
             max_completed_tasks_per_framework: self.max_completed_tasks_per_framework,
+            agent_reregister_timeout_secs: duration(
+                "agent_reregister_timeout",
+                &self.agent_reregister_timeout,
+            )?
+            .as_secs_f64(),
+            recovery_agent_removal_limit: removal_limit(&self.recovery_agent_removal_limit)?,
+            agent_removal_interval_secs: match &self.agent_removal_rate_limit {
+                Some(text) => Some(removal_rate(text)?),
+                None => None,
+            },
         };
+        if !matches!(self.registry.as_str(), "redb" | "in_memory") {
+            return Err(MasterError::Flag {
+                flag: "registry",
+                reason: format!("unknown registry '{}' (redb or in_memory)", self.registry),
+            });
+        }
         self.build_allocator()?; // checks --allocator and --min_allocatable_resources early
         let timers = Timers {
             heartbeat,
@@ -212,7 +318,28 @@ impl MasterFlags {
         if let Some(t) = &self.offer_timeout {
             m.insert("offer_timeout".into(), t.clone());
         }
-        m.insert("registry".into(), "corral_dir_store".into());
+        m.insert("registry".into(), self.registry.clone());
+        m.insert(
+            "agent_reregister_timeout".into(),
+            self.agent_reregister_timeout.clone(),
+        );
+        m.insert(
+            "recovery_agent_removal_limit".into(),
+            self.recovery_agent_removal_limit.clone(),
+        );
+        if let Some(r) = &self.agent_removal_rate_limit {
+            m.insert("agent_removal_rate_limit".into(), r.clone());
+        }
+        if let Some(zk) = &self.zk {
+            // Without the credentials.
+            let shown =
+                corral_election::ZkUrl::parse(zk).map_or_else(|_| zk.clone(), |u| u.to_string());
+            m.insert("zk".into(), shown);
+            m.insert("zk_session_timeout".into(), self.zk_session_timeout.clone());
+        }
+        if let Some(q) = self.quorum {
+            m.insert("quorum".into(), q.to_string());
+        }
         m.insert("allocator".into(), self.allocator.clone());
         m.insert(
             "min_allocatable_resources".into(),
@@ -240,6 +367,37 @@ impl MasterFlags {
             allocator: "drf".into(),
             min_allocatable_resources: "cpus:0.01|mem:32".into(),
             max_body_bytes: 4 << 20,
+            zk: None,
+            zk_session_timeout: "10secs".into(),
+            quorum: None,
+            registry: "redb".into(),
+            agent_reregister_timeout: "10mins".into(),
+            recovery_agent_removal_limit: "100%".into(),
+            agent_removal_rate_limit: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod recovery_flag_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{removal_limit, removal_rate};
+
+    #[test]
+    fn removal_limit_takes_percentages_and_fractions() {
+        assert_eq!(removal_limit("100%").unwrap(), 1.0);
+        assert_eq!(removal_limit("50%").unwrap(), 0.5);
+        assert_eq!(removal_limit("0.25").unwrap(), 0.25);
+        assert!(removal_limit("150%").is_err());
+        assert!(removal_limit("lots").is_err());
+    }
+
+    #[test]
+    fn removal_rate_is_the_time_between_removals() {
+        assert_eq!(removal_rate("1/10mins").unwrap(), 600.0);
+        assert_eq!(removal_rate("2/1secs").unwrap(), 0.5);
+        assert!(removal_rate("0/1secs").is_err());
+        assert!(removal_rate("1").is_err());
+        assert!(removal_rate("x/1secs").is_err());
     }
 }

@@ -10,7 +10,9 @@ pub mod allocator;
 pub mod clock;
 pub mod core;
 mod flags;
+mod ha;
 pub mod http;
+pub mod registry;
 mod res;
 pub mod runtime;
 mod ui;
@@ -57,6 +59,9 @@ pub enum MasterError {
     /// The work directory's store failed.
     #[error("state store: {0}")]
     Store(#[from] corral_store::StoreError),
+    /// The registry could not be recovered.
+    #[error("registry: {0}")]
+    Registry(#[from] registry::RegistryError),
 }
 
 /// A running master.
@@ -88,13 +93,36 @@ impl RunningMaster {
 
 /// Start a master: bind, take the next leader epoch, start the actor and the HTTP server.
 pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
+    if let Some(ha) = ha::HaConfig::from_flags(&flags)? {
+        // Elected through ZooKeeper: standby until elected, then `leader_core` + `leader_router`.
+        return ha::start(flags, ha).await;
+    }
     let settings = flags.settings()?;
     let (listener, addr) = bind(&flags).await?;
 
-    let store: Arc<dyn corral_store::Store> =
-        Arc::new(corral_store::DirStore::open(flags.work_dir.join("store"))?);
-    let epoch = corral_store::bump_counter(store.as_ref(), "leader-epoch")?;
-    let policies = load_policies(store.as_ref())?;
+    // `--registry`: the registry, the leader epoch and the policies share one store.
+    let store = registry::open_local_store(&flags.registry, &flags.work_dir)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let id = corral_api::ids::new_uuid_string();
+    let core = leader_core(&flags, &settings, addr, store.as_ref(), clock.as_ref(), id)?;
+    Ok(serve_core(
+        &flags, &settings, listener, addr, core, clock, store,
+    ))
+}
+
+/// The core of a master that starts leading: takes the next leader epoch from `store` (shared
+/// by all masters under `--zk`), then loads what earlier leaders persisted. Blocking (store
+/// calls): run it off the async workers when the store is remote.
+pub(crate) fn leader_core(
+    flags: &MasterFlags,
+    settings: &flags::Settings,
+    addr: SocketAddr,
+    store: &dyn corral_store::Store,
+    clock: &dyn Clock,
+    id: String,
+) -> Result<MasterCore, MasterError> {
+    let epoch = corral_store::bump_counter(store, "leader-epoch")?;
+    let policies = load_policies(store)?;
 
     let advertise_ip = flags.advertise_ip.unwrap_or(flags.ip);
     let advertise_port = flags.advertise_port.unwrap_or(addr.port());
@@ -102,11 +130,9 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         .hostname
         .clone()
         .unwrap_or_else(|| advertise_ip.to_string());
-    let id = corral_api::ids::new_uuid_string();
     let pid = format!("master@{advertise_ip}:{advertise_port}");
     let info = master_info(&id, advertise_ip, advertise_port, &hostname, &pid);
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut core = MasterCore::new(
         settings.core.clone(),
         info,
@@ -115,9 +141,10 @@ pub async fn start(flags: MasterFlags) -> Result<RunningMaster, MasterError> {
         clock.now(),
     );
     core.apply_policies(policies);
-    Ok(serve_core(
-        &flags, &settings, listener, addr, core, clock, store,
-    ))
+    // Failover: agents and frameworks of the registry come back as recovered.
+    let recovered = registry::load(store)?;
+    core.recover(recovered, clock.now());
+    Ok(core)
 }
 
 /// Serve an already built core (benchmarks and simulations: a core populated in-process, then
@@ -162,6 +189,46 @@ fn serve_core(
     clock: Arc<dyn Clock>,
     store: Arc<dyn corral_store::Store>,
 ) -> RunningMaster {
+    let id = core.master_id().to_string();
+    let epoch = core.epoch();
+    let (stop, stop_rx) = watch::channel(false);
+    let (router, runtime) = leader_router(flags, settings, addr, core, clock, store, &stop_rx);
+    let service = ServiceBuilder::new()
+        .layer(PathNormalizeLayer::new(PathRules::master()))
+        .layer(JsonpLayer)
+        .layer(BodyLimitLayer::new(settings.max_body_bytes))
+        .service(router);
+    let server = {
+        let mut stop_rx = stop_rx;
+        let limits = ServerLimits {
+            shutdown_grace: Duration::from_secs(2),
+            ..ServerLimits::default()
+        };
+        tokio::spawn(serve(listener, service, limits, async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }))
+    };
+    tracing::info!(%addr, master_id = %id, epoch, "master started");
+    RunningMaster {
+        addr,
+        id,
+        stop,
+        server,
+        runtime,
+    }
+}
+
+/// The leading master's actor (started, stopping when `stop_rx` turns true) and its router
+/// (without the path-normalization and body-limit layers).
+pub(crate) fn leader_router(
+    flags: &MasterFlags,
+    settings: &flags::Settings,
+    addr: SocketAddr,
+    core: MasterCore,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn corral_store::Store>,
+    stop_rx: &watch::Receiver<bool>,
+) -> (axum::Router, JoinHandle<()>) {
     let advertise_ip = flags.advertise_ip.unwrap_or(flags.ip);
     let advertise_port = flags.advertise_port.unwrap_or(addr.port());
     let hostname = flags
@@ -169,10 +236,8 @@ fn serve_core(
         .clone()
         .unwrap_or_else(|| advertise_ip.to_string());
     let pid = format!("master@{advertise_ip}:{advertise_port}");
-    let id = core.master_id().to_string();
-    let epoch = core.epoch();
     let (runtime, commands) = Runtime::new(core, clock, settings.timers.clone());
-    let (stop, stop_rx) = watch::channel(false);
+    let runtime = runtime.with_registry(registry::Registry::new(Arc::clone(&store)));
     let runtime = {
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
@@ -195,29 +260,7 @@ fn serve_core(
         store,
         policy_lock: Arc::default(),
     };
-    let service = ServiceBuilder::new()
-        .layer(PathNormalizeLayer::new(PathRules::master()))
-        .layer(JsonpLayer)
-        .layer(BodyLimitLayer::new(settings.max_body_bytes))
-        .service(http::router(state));
-    let server = {
-        let mut stop_rx = stop_rx;
-        let limits = ServerLimits {
-            shutdown_grace: Duration::from_secs(2),
-            ..ServerLimits::default()
-        };
-        tokio::spawn(serve(listener, service, limits, async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        }))
-    };
-    tracing::info!(%addr, master_id = %id, epoch, "master started");
-    RunningMaster {
-        addr,
-        id,
-        stop,
-        server,
-        runtime,
-    }
+    (http::router(state), runtime)
 }
 
 /// The weights and quotas persisted by earlier runs.

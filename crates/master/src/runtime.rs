@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::core::{CoreError, Effect, MasterCore};
+use crate::registry::Registry;
 
 /// Capacity of each subscriber's event channel. A subscriber that falls this far behind is
 /// disconnected (it re-subscribes and reconciles) rather than growing the master's memory.
@@ -24,6 +25,20 @@ pub type QueryFn = Box<dyn FnOnce(&MasterCore, f64) + Send>;
 
 /// An operator action run on the actor against the core (with `now`).
 pub type MutateFn = Box<dyn FnOnce(&mut MasterCore, f64) + Send>;
+
+/// An operator action whose reply must wait until its effects (registry writes first) are
+/// carried out: the action returns the reply, which the actor runs after the effects. If a
+/// write fails the master stops and the reply is dropped (the caller sees an error).
+pub type CommitFn = Box<dyn FnOnce(&mut MasterCore, f64) -> Box<dyn FnOnce() + Send> + Send>;
+
+/// What the actor does when the registry cannot be written (or the core asks to stop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FatalAction {
+    /// Log and exit the process (Mesos's fail-stop; the default).
+    Exit,
+    /// Log and stop the actor: every stream closes and every later command fails (tests).
+    Stop,
+}
 
 /// A request to the actor.
 #[allow(clippy::large_enum_variant)] // moved once from a handler to the actor
@@ -68,6 +83,8 @@ pub enum Command {
     Query(QueryFn),
     /// Run an operator action against the core.
     Mutate(MutateFn),
+    /// Run an operator action and reply once its effects are durable and sent.
+    Commit(CommitFn),
     /// A subscriber's stream ended (the client went away).
     StreamClosed(StreamKey),
 }
@@ -119,6 +136,9 @@ pub struct Runtime {
     agents: HashMap<String, Stream>,
     commands: mpsc::Receiver<Command>,
     self_tx: mpsc::Sender<Command>,
+    registry: Registry,
+    on_fatal: FatalAction,
+    stopped: bool,
 }
 
 impl Runtime {
@@ -137,8 +157,36 @@ impl Runtime {
             agents: HashMap::new(),
             commands: rx,
             self_tx: tx.clone(),
+            registry: Registry::new(Arc::new(corral_store::MemoryStore::new())),
+            on_fatal: FatalAction::Exit,
+            stopped: false,
         };
         (runtime, tx)
+    }
+
+    /// Write registry changes through `registry` (default: in memory). The versions the core
+    /// read at recovery seed its compare-and-set.
+    pub fn with_registry(mut self, mut registry: Registry) -> Self {
+        registry.seed(self.core.take_registry_versions());
+        self.registry = registry;
+        self
+    }
+
+    /// What to do when the registry fails (default: exit the process).
+    pub fn on_fatal(mut self, action: FatalAction) -> Self {
+        self.on_fatal = action;
+        self
+    }
+
+    /// Fail-stop: nothing more is sent after this.
+    fn fatal(&mut self, reason: &str) {
+        tracing::error!(reason, "master cannot go on; stopping (fail-stop)");
+        self.stopped = true;
+        self.frameworks.clear();
+        self.agents.clear();
+        if self.on_fatal == FatalAction::Exit {
+            std::process::exit(70);
+        }
     }
 
     /// Serve commands until every sender is gone.
@@ -151,6 +199,9 @@ impl Runtime {
         }
         ping.reset(); // the first ping goes out one period after start
         loop {
+            if self.stopped {
+                break;
+            }
             tokio::select! {
                 command = self.commands.recv() => {
                     let Some(command) = command else { break };
@@ -158,13 +209,16 @@ impl Runtime {
                     // Batch: drain what is already queued before allocating once.
                     let mut budget = 1024;
                     while budget > 0 {
+                        if self.stopped {
+                            break;
+                        }
                         match self.commands.try_recv() {
                             Ok(c) => self.handle(c),
                             Err(_) => break,
                         }
                         budget -= 1;
                     }
-                    if self.core.allocation_pending() {
+                    if self.core.allocation_pending() && !self.stopped {
                         let now = self.clock.now();
                         self.core.allocate(now);
                         self.flush();
@@ -268,6 +322,13 @@ impl Runtime {
             }
             Command::Query(query) => query(&self.core, now),
             Command::Mutate(action) => action(&mut self.core, now),
+            Command::Commit(action) => {
+                let reply = action(&mut self.core, now);
+                self.flush();
+                if !self.stopped {
+                    reply();
+                }
+            }
             Command::StreamClosed(key) => match key {
                 StreamKey::Framework {
                     framework_id,
@@ -314,7 +375,17 @@ impl Runtime {
     /// Carry out the core's effects.
     fn flush(&mut self) {
         for effect in self.core.take_effects() {
+            if self.stopped {
+                // Fail-stop: nothing after a failed write may be sent.
+                return;
+            }
             match effect {
+                Effect::Registry(write) => {
+                    if let Err(e) = self.registry.apply(&write) {
+                        self.fatal(&format!("registry write failed: {e}"));
+                    }
+                }
+                Effect::Fatal(reason) => self.fatal(&reason),
                 Effect::ToFramework {
                     framework_id,
                     event,

@@ -1,6 +1,7 @@
 //! `corral bench ...`: benchmarks, each printed next to its physical floor on this machine.
 
 mod allocator;
+mod failover;
 mod floor;
 mod launch;
 mod memory;
@@ -21,6 +22,8 @@ pub enum BenchCommand {
     State(state::StateArgs),
     /// Master memory per agent and per task.
     Memory(memory::MemoryArgs),
+    /// Master failover: registry load and recovery until every agent has re-registered.
+    Failover(failover::FailoverArgs),
     /// Only the floors: loopback HTTP request rate and fork/exec rate.
     Floor,
 }
@@ -32,6 +35,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<u8> {
         BenchCommand::Allocator(args) => allocator::allocator(args),
         BenchCommand::State(args) => state::state(args).await,
         BenchCommand::Memory(args) => memory::memory(args),
+        BenchCommand::Failover(args) => failover::failover(args),
         BenchCommand::Floor => {
             println!("{}", floor::http(1).await?);
             println!("{}", floor::http(8).await?);

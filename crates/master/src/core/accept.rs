@@ -354,6 +354,14 @@ impl MasterCore {
                 }
             }
         }
+        validate_rlimit_info(task.container.as_ref())?;
+        if let Some(executor) = &task.executor {
+            validate_rlimit_info(executor.container.as_ref())?;
+        }
+        if let Some(check) = &task.health_check {
+            corral_api::checks::validate_health_check(check)
+                .map_err(|e| format!("Task's health check is invalid: {e}"))?;
+        }
         if task.resources.is_empty() {
             return Err("Task uses no resources".to_string());
         }
@@ -541,6 +549,42 @@ impl MasterCore {
 }
 
 /// Every TaskInfo an ACCEPT would launch, for error reporting.
+/// Checks a container's `rlimit_info` like the agent's `posix/rlimits` isolator would: a known
+/// type, soft and hard set together (both unset is unlimited), `soft <= hard`, and no type
+/// twice.
+fn validate_rlimit_info(container: Option<&v1::ContainerInfo>) -> Result<(), String> {
+    use v1::r_limit_info::r_limit::Type;
+    let Some(info) = container.and_then(|c| c.rlimit_info.as_ref()) else {
+        return Ok(());
+    };
+    let mut seen = BTreeSet::new();
+    for limit in &info.rlimits {
+        let kind = limit.r#type();
+        if kind == Type::Unknown {
+            return Err(format!("Invalid rlimit: unknown type {:?}", limit.r#type));
+        }
+        let name = kind.as_str_name();
+        match (limit.soft, limit.hard) {
+            (Some(soft), Some(hard)) if soft > hard => {
+                return Err(format!(
+                    "Invalid rlimit {name}: soft limit {soft} is greater than hard limit {hard}"
+                ))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(format!(
+                    "Invalid rlimit {name}: soft and hard limits must be set together \
+                     (both unset means unlimited)"
+                ))
+            }
+            _ => {}
+        }
+        if !seen.insert(name) {
+            return Err(format!("Invalid rlimit {name}: set more than once"));
+        }
+    }
+    Ok(())
+}
+
 fn launched_tasks(operations: &[v1::offer::Operation]) -> Vec<v1::TaskInfo> {
     let mut out = Vec::new();
     for op in operations {

@@ -36,6 +36,7 @@ impl MasterCore {
         else {
             return Err(CoreError::Invalid("Expecting a SUBSCRIBE call".to_string()));
         };
+        let reported = super::failover::reported_frameworks(&frameworks, &executors, &tasks);
         let static_total = Resources::from_proto(&agent_info.resources)
             .map_err(|e| CoreError::Invalid(format!("Agent resources are invalid: {e}")))?;
         let checkpointed = Resources::from_proto(&checkpointed_resources).map_err(|e| {
@@ -58,12 +59,53 @@ impl MasterCore {
         agent_info.id = Some(v1::AgentId {
             value: agent_id.clone(),
         });
-        let reregistering =
-            self.agents.contains_key(&agent_id) || self.unreachable_agents.contains_key(&agent_id);
+        // The registry decides first: a gone agent is refused; a new or returning agent's
+        // admission is written before REGISTERED (pushed below) is sent.
+        let recovered = self.admit_agent(&agent_id, &agent_info)?;
+        let reregistering = recovered
+            || self.agents.contains_key(&agent_id)
+            || self.unreachable_agents.contains_key(&agent_id);
+        // Live tasks the master knew on this agent: the ones missing from the report below
+        // are gone (e.g. their executors died with a restarted agent); the framework hears so.
+        let known_live: Vec<(String, String)> = self
+            .agents
+            .get(&agent_id)
+            .map(|a| {
+                a.tasks
+                    .iter()
+                    .filter(|key| self.tasks.get(*key).is_some_and(|r| !r.terminal))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reported_tasks: BTreeSet<(String, String)> = tasks
+            .iter()
+            .map(|t| (t.framework_id.value.clone(), t.task_id.value.clone()))
+            .collect();
         if self.agents.contains_key(&agent_id) {
             // Same agent, new session (restart or reconnect): forget what the old session
             // implied; its report below is the truth.
             self.drop_agent_bookkeeping(&agent_id, now);
+        }
+        for (framework_id, task_id) in known_live {
+            if reported_tasks.contains(&(framework_id.clone(), task_id.clone())) {
+                continue;
+            }
+            tracing::warn!(
+                agent_id,
+                framework_id,
+                task_id,
+                "task missing from the re-registering agent"
+            );
+            let status = master_status(
+                &task_id,
+                TaskState::TaskDropped,
+                Reason::Reconciliation,
+                "Task is unknown to the agent",
+                Some(&agent_id),
+                now,
+            );
+            self.send_master_update(&framework_id, status);
         }
         self.unreachable_agents.remove(&agent_id);
         let pid = format!(
@@ -102,7 +144,8 @@ impl MasterCore {
             }
             let roles = framework_roles(&info);
             let spec = super::records::framework_spec(&info, &[]);
-            let timeout = info.failover_timeout().max(0.0);
+            // Its scheduler lost the old master, not its stream: it gets time to find us.
+            let timeout = self.recovery_grace(info.failover_timeout());
             self.frameworks.insert(
                 id.clone(),
                 Framework {
@@ -126,6 +169,7 @@ impl MasterCore {
             );
             self.allocator.add_framework(&id, &spec);
             self.allocator.deactivate_framework(&id);
+            self.persist_recovered_framework(&id);
         }
         let mut used: Vec<Held> = Vec::new();
         for executor in executors {
@@ -198,6 +242,7 @@ impl MasterCore {
                 ping_interval_secs: self.config.agent_ping_timeout_secs,
             },
         });
+        self.shutdown_removed_frameworks(&agent_id, &reported);
         self.allocation_pending = true;
         Ok(agent_id)
     }
@@ -366,7 +411,7 @@ impl MasterCore {
 
     /// Remove what the master tracked for an agent's previous session: offers, and the task
     /// and executor charges (its new report replaces them).
-    fn drop_agent_bookkeeping(&mut self, agent_id: &str, now: Time) {
+    pub(crate) fn drop_agent_bookkeeping(&mut self, agent_id: &str, now: Time) {
         let offers: Vec<String> = self
             .offers
             .iter()
@@ -397,12 +442,20 @@ impl MasterCore {
     /// The agent missed its pings: its tasks become TASK_UNREACHABLE (TASK_LOST for frameworks
     /// that are not partition-aware) and it is kept as unreachable until it comes back.
     pub(crate) fn mark_agent_unreachable(&mut self, agent_id: &str, now: Time) {
+        self.remember_unreachable_tasks(agent_id, now);
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
         let info = agent.info.clone();
         let tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
         let frameworks: BTreeSet<String> = agent.executors.iter().map(|(f, _)| f.clone()).collect();
+        // Durable first: the updates below acknowledge the marking.
+        self.emit(Effect::Registry(crate::registry::RegistryWrite::Agent(
+            crate::registry::AgentRecord {
+                info: info.clone(),
+                state: crate::registry::AgentState::Unreachable { since: now },
+            },
+        )));
         for (framework_id, task_id) in &tasks {
             let terminal = self
                 .tasks

@@ -22,6 +22,12 @@ pub enum Effect {
     },
     /// Close an agent's session stream.
     CloseAgent { agent_id: String },
+    /// Make a registry change durable before carrying out the effects after it. A failed
+    /// write stops the master (fail-stop): nothing after it is sent.
+    Registry(crate::registry::RegistryWrite),
+    /// The master must stop (fail over) rather than go on: e.g. too many agents would be
+    /// removed after a failover (`--recovery_agent_removal_limit`).
+    Fatal(String),
 }
 
 /// Why the core refused a call. The HTTP shell maps each to a status code in one place.
@@ -46,6 +52,10 @@ pub enum CoreError {
     /// The agent is unknown to this master (404): it must subscribe again.
     #[error("Agent '{0}' is not registered")]
     UnknownAgent(String),
+    /// The agent was marked gone by the operator: it must shut down for good (SUBSCRIBE gets
+    /// `410` with a [`MasterMessage::Shutdown`] body; other calls `403`).
+    #[error("{0}")]
+    AgentGone(String),
 }
 
 /// What a successful SUBSCRIBE tells the HTTP shell.

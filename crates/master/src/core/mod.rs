@@ -13,9 +13,13 @@
 pub mod accept;
 pub mod agents;
 pub mod effect;
+pub mod failover;
 pub mod operator;
 pub mod ops;
+pub mod partition;
+pub mod reconcile;
 pub mod records;
+pub mod recovery;
 pub mod scheduler;
 pub mod status;
 pub mod view;
@@ -50,6 +54,15 @@ pub struct CoreConfig {
     pub max_completed_frameworks: usize,
     /// Completed tasks kept per framework.
     pub max_completed_tasks_per_framework: usize,
+    /// After a failover, how long recovered agents have to re-register before they are
+    /// marked unreachable (`--agent_reregister_timeout`).
+    pub agent_reregister_timeout_secs: f64,
+    /// Largest fraction (0..=1) of recovered agents that may be marked unreachable after a
+    /// failover; above it the master fails over instead (`--recovery_agent_removal_limit`).
+    pub recovery_agent_removal_limit: f64,
+    /// Least time between two agents being marked unreachable (`--agent_removal_rate_limit`);
+    /// `None`: no limit.
+    pub agent_removal_interval_secs: Option<f64>,
 }
 
 impl Default for CoreConfig {
@@ -61,6 +74,9 @@ impl Default for CoreConfig {
             offer_timeout_secs: None,
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
+            agent_reregister_timeout_secs: 600.0,
+            recovery_agent_removal_limit: 1.0,
+            agent_removal_interval_secs: None,
         }
     }
 }
@@ -106,6 +122,12 @@ pub struct MasterCore {
     /// The latest `now` seen by [`Self::tick`], for views that need a time.
     pub(crate) clock: Time,
     pub(crate) policies: weights::Policies,
+    /// Failover recovery: agents from the registry not yet re-registered, gone agents.
+    pub(crate) recovery: recovery::Recovery,
+    /// Tasks last seen on agents that became unreachable (for reconciliation).
+    pub(crate) unreachable_tasks: partition::UnreachableTasks,
+    /// Forwarded status updates not yet acknowledged (redelivered on re-subscription).
+    pub(crate) unacked_updates: failover::UnackedUpdates,
     effects: Vec<Effect>,
 }
 
@@ -137,6 +159,9 @@ impl MasterCore {
             allocation_pending: false,
             clock: now,
             policies: weights::Policies::default(),
+            recovery: recovery::Recovery::default(),
+            unreachable_tasks: Default::default(),
+            unacked_updates: Default::default(),
             effects: Vec::new(),
         }
     }
@@ -176,6 +201,7 @@ impl MasterCore {
     pub fn tick(&mut self, now: Time) {
         self.clock = now;
         self.expire_failover_timeouts(now);
+        self.expire_recovered_agents(now);
         self.expire_offers(now);
         self.allocate(now);
     }
@@ -201,6 +227,10 @@ impl MasterCore {
             });
         }
         for agent_id in lost {
+            if !self.agent_removal_permitted(now) {
+                // --agent_removal_rate_limit: try again at the next ping round.
+                continue;
+            }
             tracing::warn!(agent_id, "agent missed {max} pings; marking it unreachable");
             self.counters.agents_removed += 1;
             self.mark_agent_unreachable(&agent_id, now);

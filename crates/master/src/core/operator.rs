@@ -77,7 +77,12 @@ impl MasterCore {
                 .values()
                 .map(|a| self.operator_agent(a))
                 .collect(),
-            recovered_agents: Vec::new(),
+            recovered_agents: self
+                .recovery
+                .recovered
+                .values()
+                .map(|a| a.info.clone())
+                .collect(),
         }
     }
 
@@ -119,15 +124,32 @@ impl MasterCore {
         }
     }
 
-    /// GET_TASKS.
+    /// GET_TASKS. Tasks on unreachable agents are `unreachable_tasks` (TASK_UNREACHABLE) or,
+    /// once no longer unreachable for their framework (TASK_LOST, TASK_GONE_BY_OPERATOR),
+    /// completed, as in `/state`.
     pub fn get_tasks(&self) -> response::GetTasks {
+        // Remembered per framework id (a framework may also be listed as completed).
+        let ids: std::collections::BTreeSet<&str> = self
+            .frameworks
+            .keys()
+            .map(String::as_str)
+            .chain(self.completed_frameworks.iter().map(|f| f.id.as_str()))
+            .collect();
         response::GetTasks {
             tasks: self.tasks.values().map(|r| r.task.clone()).collect(),
+            unreachable_tasks: ids
+                .iter()
+                .flat_map(|id| self.partitioned_tasks(id, true).cloned())
+                .collect(),
             completed_tasks: self
                 .frameworks
                 .values()
                 .chain(self.completed_frameworks.iter())
                 .flat_map(|f| f.completed_tasks.iter().cloned())
+                .chain(
+                    ids.iter()
+                        .flat_map(|id| self.partitioned_tasks(id, false).cloned()),
+                )
                 .collect(),
             ..Default::default()
         }

@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use corral_api::internal::MasterMessage;
+use corral_api::v1;
 use corral_api::v1::scheduler::{call, event, Call, Event};
-use corral_api::v1::{self, task_status::Reason, TaskState};
 
+use super::failover::fid;
 use super::records::{framework_roles, Connection, Framework, Time};
-use super::status::master_status;
 use super::{CoreError, Effect, MasterCore, Subscribed};
 
 impl MasterCore {
@@ -28,6 +28,7 @@ impl MasterCore {
         for role in &roles {
             corral_resources::validate_role(role).map_err(|e| format!("Invalid role: {e}"))?;
         }
+        super::failover::validate_failover_timeout(&info)?;
         let requested_id = info.id.as_ref().map(|id| id.value.clone());
         if let Some(id) = &requested_id {
             if self.completed_frameworks.iter().any(|f| &f.id == id) {
@@ -49,7 +50,10 @@ impl MasterCore {
 
         if let Some(existing) = self.frameworks.get_mut(&framework_id) {
             // Re-subscription: a newer stream always wins.
-            if existing.info.principal.is_some() && existing.info.principal != info.principal {
+            // As Mesos (`FrameworkPrincipalChangeFails`): an unset principal counts as "".
+            if existing.info.principal.as_deref().unwrap_or("")
+                != info.principal.as_deref().unwrap_or("")
+            {
                 return Err("Changing framework's principal is not allowed".to_string());
             }
             // `user` and `checkpoint` keep their old values, as in Mesos.
@@ -117,7 +121,10 @@ impl MasterCore {
             }),
             ..Default::default()
         };
+        // Durable before the scheduler hears SUBSCRIBED (the runtime applies effects in order).
+        self.persist_framework(&framework_id);
         self.send_event(&framework_id, subscribed);
+        self.redeliver_unacknowledged(&framework_id);
         self.allocation_pending = true;
         Ok(Subscribed { framework_id })
     }
@@ -281,6 +288,7 @@ impl MasterCore {
                 "'framework_info.id' must match the framework sending the call".to_string(),
             ));
         }
+        super::failover::validate_failover_timeout(&info).map_err(CoreError::Invalid)?;
         let roles = framework_roles(&info);
         for role in &roles {
             corral_resources::validate_role(role)
@@ -338,6 +346,7 @@ impl MasterCore {
                 ack.uuid.len()
             )));
         }
+        self.note_acknowledged(framework_id, &ack.task_id.value, &ack.uuid);
         let key = (framework_id.to_string(), ack.task_id.value.clone());
         if let Some(record) = self.tasks.get(&key) {
             let acked_terminal = record.terminal
@@ -355,202 +364,6 @@ impl MasterCore {
             },
         });
         Ok(())
-    }
-
-    /// Explicit (tasks listed) or implicit (no tasks: every task of the framework)
-    /// reconciliation. Answers carry SOURCE_MASTER, REASON_RECONCILIATION and no uuid.
-    pub(crate) fn reconcile(&mut self, framework_id: &str, reconcile: call::Reconcile, now: Time) {
-        let mut answers = Vec::new();
-        if reconcile.tasks.is_empty() {
-            for ((f, _), record) in self
-                .tasks
-                .range((framework_id.to_string(), String::new())..)
-            {
-                if f != framework_id {
-                    break;
-                }
-                answers.push(self.reconcile_known(record, now));
-            }
-        } else {
-            for t in reconcile.tasks {
-                let key = (framework_id.to_string(), t.task_id.value.clone());
-                let answer = match self.tasks.get(&key) {
-                    Some(record) => self.reconcile_known(record, now),
-                    None => self.reconcile_unknown(&t, now),
-                };
-                answers.push(answer);
-            }
-        }
-        for status in answers {
-            self.send_master_update(framework_id, status);
-        }
-    }
-
-    fn reconcile_known(&self, record: &super::records::TaskRecord, now: Time) -> v1::TaskStatus {
-        let mut status = master_status(
-            &record.task.task_id.value,
-            record.task.state(),
-            Reason::Reconciliation,
-            "Reconciliation: latest task status",
-            Some(&record.task.agent_id.value),
-            now,
-        );
-        status.executor_id = record.task.executor_id.clone();
-        if let Some(latest) = record.task.statuses.last() {
-            status.healthy = latest.healthy;
-            status.container_status = latest.container_status.clone();
-        }
-        status
-    }
-
-    fn reconcile_unknown(&self, t: &call::reconcile::Task, now: Time) -> v1::TaskStatus {
-        let agent = t.agent_id.as_ref().map(|a| a.value.as_str());
-        let (state, message) = match agent {
-            Some(a) if self.agents.contains_key(a) => (
-                TaskState::TaskGone,
-                "Reconciliation: Task is unknown to the agent",
-            ),
-            Some(a) if self.unreachable_agents.contains_key(a) => (
-                TaskState::TaskUnreachable,
-                "Reconciliation: Task is unreachable",
-            ),
-            Some(_) => (TaskState::TaskUnknown, "Reconciliation: Task is unknown"),
-            None => (TaskState::TaskUnknown, "Reconciliation: Task is unknown"),
-        };
-        master_status(
-            &t.task_id.value,
-            state,
-            Reason::Reconciliation,
-            message,
-            agent,
-            now,
-        )
-    }
-
-    /// The framework's stream broke. It keeps its tasks for `failover_timeout`.
-    pub fn framework_disconnected(&mut self, framework_id: &str, stream_id: &str, now: Time) {
-        let Some(f) = self.frameworks.get_mut(framework_id) else {
-            return;
-        };
-        match &f.connection {
-            Connection::Connected { stream_id: current } if current == stream_id => {}
-            _ => return, // an older stream closing after a re-subscription
-        }
-        let timeout = f.info.failover_timeout().max(0.0);
-        tracing::info!(
-            framework_id,
-            failover_timeout = timeout,
-            "framework disconnected"
-        );
-        f.connection = Connection::Disconnected {
-            since: now,
-            failover_deadline: now + timeout,
-        };
-        f.unregistered_time = Some(now);
-        self.allocator.deactivate_framework(framework_id);
-        let offers: Vec<String> = f.offers.iter().cloned().collect();
-        for offer_id in offers {
-            self.remove_offer(&offer_id, None, now);
-        }
-        if timeout == 0.0 {
-            self.remove_framework(framework_id, now);
-        }
-    }
-
-    pub(crate) fn expire_failover_timeouts(&mut self, now: Time) {
-        let expired: Vec<String> = self
-            .frameworks
-            .values()
-            .filter(|f| matches!(f.connection, Connection::Disconnected { failover_deadline, .. } if failover_deadline <= now))
-            .map(|f| f.id.clone())
-            .collect();
-        for id in expired {
-            tracing::info!(framework_id = %id, "framework failover timeout expired; removing it");
-            self.remove_framework(&id, now);
-        }
-    }
-
-    /// Remove a framework: rescind its offers, shut down its executors and tasks on every
-    /// agent, and keep it in the completed list.
-    pub fn remove_framework(&mut self, framework_id: &str, now: Time) {
-        let Some(f) = self.frameworks.get(framework_id) else {
-            return;
-        };
-        let offers: Vec<String> = f.offers.iter().cloned().collect();
-        let executor_agents: Vec<String> = f.executors.keys().cloned().collect();
-        for offer_id in offers {
-            self.remove_offer(&offer_id, None, now);
-        }
-        let agents: BTreeSet<String> = self
-            .tasks
-            .iter()
-            .filter(|((fw, _), _)| fw == framework_id)
-            .map(|(_, r)| r.task.agent_id.value.clone())
-            .chain(executor_agents)
-            .collect();
-        for agent_id in agents {
-            self.emit(Effect::ToAgent {
-                agent_id,
-                message: MasterMessage::ShutdownFramework {
-                    framework_id: fid(framework_id),
-                },
-            });
-        }
-        // Its tasks end as KILLED from the master's point of view; the agents kill them.
-        let task_ids: Vec<String> = self
-            .tasks
-            .keys()
-            .filter(|(fw, _)| fw == framework_id)
-            .map(|(_, t)| t.clone())
-            .collect();
-        for task_id in task_ids {
-            let agent = self.tasks[&(framework_id.to_string(), task_id.clone())]
-                .task
-                .agent_id
-                .value
-                .clone();
-            let status = master_status(
-                &task_id,
-                TaskState::TaskKilled,
-                Reason::FrameworkRemoved,
-                "Framework removed",
-                Some(&agent),
-                now,
-            );
-            self.record_status(framework_id, &task_id, &status, now);
-            self.complete_task(framework_id, &task_id);
-        }
-        // Executor resources go back too.
-        let executors: Vec<(String, String)> = self.frameworks[framework_id]
-            .executors
-            .iter()
-            .flat_map(|(a, es)| es.keys().map(move |e| (a.clone(), e.clone())))
-            .collect();
-        for (agent_id, executor_id) in executors {
-            self.remove_executor(framework_id, &agent_id, &executor_id, now);
-        }
-        self.allocator.remove_framework(framework_id);
-        self.emit(Effect::CloseFramework {
-            framework_id: framework_id.to_string(),
-        });
-        if let Some(mut f) = self.frameworks.remove(framework_id) {
-            f.unregistered_time = Some(now);
-            f.connection = Connection::Disconnected {
-                since: now,
-                failover_deadline: now,
-            };
-            self.completed_frameworks.push_back(f);
-            while self.completed_frameworks.len() > self.config.max_completed_frameworks {
-                self.completed_frameworks.pop_front();
-            }
-        }
-        tracing::info!(framework_id, "framework removed");
-    }
-}
-
-fn fid(id: &str) -> v1::FrameworkId {
-    v1::FrameworkId {
-        value: id.to_string(),
     }
 }
 

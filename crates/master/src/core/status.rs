@@ -80,6 +80,11 @@ impl MasterCore {
         now: Time,
     ) -> bool {
         let key = (framework_id.to_string(), task_id.to_string());
+        if !self.tasks.contains_key(&key) {
+            return false;
+        }
+        // Kept whole (with its data) until acknowledged, for a re-subscribing scheduler.
+        self.note_forwarded_update(framework_id, status);
         let Some(record) = self.tasks.get_mut(&key) else {
             return false;
         };
@@ -115,6 +120,7 @@ impl MasterCore {
     /// Move a terminal task to its framework's completed tasks.
     pub(crate) fn complete_task(&mut self, framework_id: &str, task_id: &str) {
         let key = (framework_id.to_string(), task_id.to_string());
+        self.unacked_updates.remove(&key);
         let Some(record) = self.tasks.remove(&key) else {
             return;
         };
@@ -142,6 +148,7 @@ impl MasterCore {
             agent.used.add_all(&record.resources);
             agent.tasks.insert(key.clone());
         }
+        self.forget_unreachable_task(&framework_id, &task_id);
         if let Some(f) = self.frameworks.get_mut(&framework_id) {
             f.tasks.insert(task_id);
         }

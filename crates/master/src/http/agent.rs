@@ -3,12 +3,15 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use corral_api::internal::{AgentCall, AgentEnvelope};
+use corral_api::internal::{
+    AgentCall, AgentEnvelope, MasterEnvelope, MasterMessage, AGENT_GONE_STATUS, PROTOCOL_VERSION,
+};
 use corral_http::{recordio_stream_response, ApiError, ApiRequest, Encoding};
 use http::{HeaderMap, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{unavailable, AppState};
+use crate::core::CoreError;
 use crate::runtime::{Command, STREAM_CAPACITY};
 
 pub(super) async fn handle(
@@ -34,7 +37,14 @@ pub(super) async fn handle(
             })
             .await
             .map_err(|_| unavailable())?;
-        let agent_id = reply_rx.await.map_err(|_| unavailable())??;
+        let agent_id = match reply_rx.await.map_err(|_| unavailable())? {
+            Ok(agent_id) => agent_id,
+            Err(CoreError::AgentGone(message)) => {
+                let epoch = state.query(|core, _| core.epoch()).await?;
+                return Ok(gone(epoch, message));
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::debug!(agent_id, "agent session opened");
         return Ok(recordio_stream_response(
             Encoding::Json,
@@ -53,4 +63,24 @@ pub(super) async fn handle(
         .map_err(|_| unavailable())?;
     reply_rx.await.map_err(|_| unavailable())??;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// The answer to a gone agent's SUBSCRIBE: [`AGENT_GONE_STATUS`] with a SHUTDOWN message
+/// under the leader's `epoch`.
+fn gone(epoch: u64, message: String) -> Response {
+    let envelope = MasterEnvelope {
+        version: PROTOCOL_VERSION,
+        epoch,
+        message: MasterMessage::Shutdown { message },
+    };
+    let status = StatusCode::from_u16(AGENT_GONE_STATUS).unwrap_or(StatusCode::GONE);
+    match serde_json::to_vec(&envelope) {
+        Ok(body) => (
+            status,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::BadRequest(format!("cannot encode SHUTDOWN: {e}")).into_response(),
+    }
 }

@@ -5,7 +5,9 @@ mod agent;
 mod legacy;
 mod operator;
 pub mod policy;
+mod registrar;
 mod scheduler;
+pub mod standby;
 
 use std::sync::Arc;
 
@@ -57,11 +59,16 @@ impl AppState {
         f: impl FnOnce(&mut MasterCore, f64) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
+        // The reply goes out only after the action's effects (registry writes first) are
+        // carried out; if a write fails the master stops and the caller gets a 503.
         let job = Box::new(move |core: &mut MasterCore, now: f64| {
-            let _ = tx.send(f(core, now));
+            let out = f(core, now);
+            Box::new(move || {
+                let _ = tx.send(out);
+            }) as Box<dyn FnOnce() + Send>
         });
         self.commands
-            .send(Command::Mutate(job))
+            .send(Command::Commit(job))
             .await
             .map_err(|_| unavailable())?;
         rx.await.map_err(|_| unavailable())
@@ -78,7 +85,7 @@ impl From<CoreError> for ApiError {
         match e {
             CoreError::Invalid(m) | CoreError::StreamMismatch(m) => ApiError::BadRequest(m),
             CoreError::UnknownFramework(_) => ApiError::BadRequest(e.to_string()),
-            CoreError::NotSubscribed(m) => ApiError::Forbidden(m),
+            CoreError::NotSubscribed(m) | CoreError::AgentGone(m) => ApiError::Forbidden(m),
             CoreError::Fenced(m) => ApiError::Conflict(m),
             CoreError::UnknownAgent(_) => ApiError::NotFound(e.to_string()),
         }
@@ -92,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1", any(operator::handle))
         .route(corral_api::internal::AGENT_ENDPOINT, any(agent::handle))
         .route("/state", get(legacy::state))
+        .route("/registrar(1)/registry", get(registrar::registry))
         .route("/state-summary", get(legacy::state_summary))
         .route("/frameworks", get(legacy::frameworks))
         .route("/slaves", get(legacy::slaves))

@@ -162,6 +162,24 @@ pub(super) async fn handle(
                 &Reply::default(),
             ));
         }
+        Some(T::MarkAgentGone) => {
+            let Some(gone) = call.mark_agent_gone else {
+                return Err(ApiError::BadRequest(
+                    "Expecting 'mark_agent_gone' to be present".to_string(),
+                ));
+            };
+            let id = gone.agent_id.value;
+            // Replies only once the registry holds the agent as gone.
+            state
+                .mutate(move |core, now| core.mark_agent_gone(&id, now))
+                .await?
+                .map_err(ApiError::from)?;
+            return Ok(message_response(
+                StatusCode::OK,
+                negotiated.response,
+                &Reply::default(),
+            ));
+        }
         Some(other) => {
             return Err(ApiError::NotImplemented(format!(
                 "Operator call {} is not supported yet",

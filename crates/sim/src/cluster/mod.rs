@@ -600,7 +600,10 @@ impl SimCluster {
                     self.agent_message(index, message);
                 }
             }
-            Effect::CloseFramework { .. } | Effect::CloseAgent { .. } => {}
+            Effect::CloseFramework { .. }
+            | Effect::CloseAgent { .. }
+            | Effect::Registry(_)
+            | Effect::Fatal(_) => {}
         }
     }
 

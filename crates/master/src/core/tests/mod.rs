@@ -638,5 +638,8 @@ fn agent_calls_are_fenced_by_epoch_and_session() {
     ));
 }
 
+mod failover;
 mod properties;
+mod reconcile;
+mod recovery;
 mod reservations;

@@ -72,6 +72,23 @@ fn state_name(s: i32) -> &'static str {
 }
 
 impl MasterCore {
+    /// A framework's tasks remembered on agents that became unreachable, as Mesos shows them:
+    /// with `unreachable` the ones in TASK_UNREACHABLE (the framework's `unreachable_tasks`),
+    /// without it the others (TASK_LOST for frameworks that are not partition-aware,
+    /// TASK_GONE_BY_OPERATOR once the agent was marked gone), shown after its completed tasks.
+    pub(crate) fn partitioned_tasks<'a>(
+        &'a self,
+        framework_id: &str,
+        unreachable: bool,
+    ) -> impl Iterator<Item = &'a v1::Task> + 'a {
+        self.unreachable_tasks
+            .get(framework_id)
+            .into_iter()
+            .flat_map(|tasks| tasks.values())
+            .map(|t| &t.task)
+            .filter(move |t| (t.state == v1::TaskState::TaskUnreachable as i32) == unreachable)
+    }
+
     /// `/state` as a JSON value, for callers that inspect it; the HTTP handler serializes
     /// [`MasterCore::state_view`] straight to bytes instead.
     pub fn state_json(&self, id: &Identity) -> Value {

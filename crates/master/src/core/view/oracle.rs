@@ -153,7 +153,26 @@ impl Old<'_> {
                 v
             })
             .collect();
-        let completed: Vec<Value> = f.completed_tasks.iter().map(task_json).collect();
+        // Tasks on unreachable agents: TASK_UNREACHABLE ones are `unreachable_tasks`; the
+        // others (TASK_LOST, TASK_GONE_BY_OPERATOR) follow the completed tasks.
+        let partitioned: Vec<&v1::Task> = self
+            .0
+            .unreachable_tasks
+            .get(&f.id)
+            .map(|ts| ts.values().map(|t| &t.task).collect())
+            .unwrap_or_default();
+        let is_unreachable = |t: &&&v1::Task| t.state() == v1::TaskState::TaskUnreachable;
+        let unreachable: Vec<Value> = partitioned
+            .iter()
+            .filter(is_unreachable)
+            .map(|t| task_json(t))
+            .collect();
+        let completed: Vec<Value> = f
+            .completed_tasks
+            .iter()
+            .chain(partitioned.iter().filter(|t| !is_unreachable(t)).copied())
+            .map(task_json)
+            .collect();
         let extra = json!({
             "user": f.info.user,
             "failover_timeout": f.info.failover_timeout(),
@@ -166,7 +185,7 @@ impl Old<'_> {
             "role": f.roles.first().cloned().unwrap_or_else(|| "*".to_string()),
             "roles": f.roles,
             "tasks": tasks,
-            "unreachable_tasks": [],
+            "unreachable_tasks": unreachable,
             "completed_tasks": completed,
             "offers": offers,
             "executors": executors,
@@ -267,7 +286,16 @@ impl Old<'_> {
                     all.push(&r.task);
                 }
             }
+            let partitioned: Vec<&v1::Task> = self
+                .0
+                .unreachable_tasks
+                .get(&f.id)
+                .map(|ts| ts.values().map(|t| &t.task).collect())
+                .unwrap_or_default();
+            let unreachable = |t: &&v1::Task| t.state() == v1::TaskState::TaskUnreachable;
+            all.extend(partitioned.iter().copied().filter(unreachable));
             all.extend(f.completed_tasks.iter());
+            all.extend(partitioned.iter().copied().filter(|t| !unreachable(t)));
         }
         if let Some(id) = &q.task_id {
             all.retain(|t| &t.task_id.value == id);

@@ -71,6 +71,37 @@ impl Serialize for Empty {
     }
 }
 
+/// An agent recovered from the registry that has not re-registered (`recovered_slaves`):
+/// its AgentInfo as Mesos writes a SlaveInfo.
+struct RecoveredView<'a>(&'a str, &'a v1::AgentInfo);
+
+impl Serialize for RecoveredView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let info = self.1;
+        let attributes: BTreeMap<&str, AttributeValue<'_>> = info
+            .attributes
+            .iter()
+            .map(|attr| (attr.name.as_str(), attribute_value(attr)))
+            .collect();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("attributes", &attributes)?;
+        m.serialize_entry("hostname", &info.hostname)?;
+        m.serialize_entry("id", self.0)?;
+        m.serialize_entry("port", &info.port.unwrap_or(5051))?;
+        m.serialize_entry("resources", &Flat::Proto(&info.resources))?;
+        m.end()
+    }
+}
+
+/// The `recovered_slaves` array.
+fn recovered(core: &MasterCore) -> impl Serialize + '_ {
+    Seq(|| {
+        core.recovered_agents()
+            .iter()
+            .map(|(id, a)| RecoveredView(id, &a.info))
+    })
+}
+
 /// A proto written with sorted keys (through `serde_json::Value`).
 struct Sorted<'a, T>(&'a T);
 
@@ -217,7 +248,12 @@ impl Serialize for FrameworkView<'_> {
         m.serialize_entry("checkpoint", &f.info.checkpoint())?;
         m.serialize_entry(
             "completed_tasks",
-            &Seq(|| f.completed_tasks.iter().map(TaskView)),
+            &Seq(|| {
+                f.completed_tasks
+                    .iter()
+                    .chain(core.partitioned_tasks(&f.id, false))
+                    .map(TaskView)
+            }),
         )?;
         m.serialize_entry("connected", &f.connected())?;
         m.serialize_entry(
@@ -250,7 +286,10 @@ impl Serialize for FrameworkView<'_> {
             "tasks",
             &Seq(|| core.framework_tasks(f).map(|r| TaskView(&r.task))),
         )?;
-        m.serialize_entry("unreachable_tasks", &Empty)?;
+        m.serialize_entry(
+            "unreachable_tasks",
+            &Seq(|| core.partitioned_tasks(&f.id, true).map(TaskView)),
+        )?;
         m.serialize_entry("unregistered_time", &f.unregistered_time.unwrap_or(0.0))?;
         m.serialize_entry("used_resources", &Flat::Res(&used))?;
         m.serialize_entry("user", &f.info.user)?;
@@ -478,7 +517,7 @@ impl Serialize for SlavesView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let only = self.only;
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("recovered_slaves", &Empty)?;
+        m.serialize_entry("recovered_slaves", &recovered(self.core))?;
         m.serialize_entry(
             "slaves",
             &Seq(|| {
@@ -556,7 +595,7 @@ impl Serialize for StateView<'_> {
         m.serialize_entry("leader_info", &leader_info)?;
         m.serialize_entry("orphan_tasks", &Empty)?;
         m.serialize_entry("pid", &id.pid)?;
-        m.serialize_entry("recovered_slaves", &Empty)?;
+        m.serialize_entry("recovered_slaves", &recovered(core))?;
         m.serialize_entry("slaves", &Seq(|| core.agents.values().map(AgentView)))?;
         m.serialize_entry("start_time", &core.start_time)?;
         m.serialize_entry("unreachable_slaves", &core.unreachable_agents.len())?;
@@ -646,7 +685,8 @@ impl MasterCore {
         SlavesView { core: self, only }
     }
 
-    /// `/tasks`: running, then completed tasks, filtered and paged, ready to serialize.
+    /// `/tasks`: running, unreachable, then completed tasks, filtered and paged, ready to
+    /// serialize.
     pub fn tasks_view(&self, q: &TasksQuery) -> TasksView<'_> {
         let mut all: Vec<&v1::Task> = Vec::new();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
@@ -659,7 +699,9 @@ impl MasterCore {
                 continue;
             }
             all.extend(self.framework_tasks(f).map(|r| &r.task));
+            all.extend(self.partitioned_tasks(&f.id, true));
             all.extend(f.completed_tasks.iter());
+            all.extend(self.partitioned_tasks(&f.id, false));
         }
         if let Some(id) = &q.task_id {
             all.retain(|t| &t.task_id.value == id);

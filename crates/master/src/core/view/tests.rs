@@ -376,6 +376,25 @@ fn cluster() -> (MasterCore, Identity) {
         .push_back(task("f1", "dup", "a1", plain, false));
     core.completed_frameworks.push_back(dup);
 
+    // Tasks remembered on an unreachable agent: shown as `unreachable_tasks` when
+    // TASK_UNREACHABLE, after the completed tasks otherwise.
+    for (fw, id, state) in [
+        ("f1", "u1", v1::TaskState::TaskUnreachable),
+        ("f1", "u2", v1::TaskState::TaskLost),
+        ("f1", "u0", v1::TaskState::TaskUnreachable),
+        ("f3", "u3", v1::TaskState::TaskGoneByOperator),
+    ] {
+        let mut t = task(fw, id, "gone", vec![scalar("cpus", 1.0, None)], false);
+        t.state = state as i32;
+        core.unreachable_tasks.entry(fw.into()).or_default().insert(
+            id.into(),
+            crate::core::partition::UnreachableTask {
+                agent_id: "gone".into(),
+                since: 1.0,
+                task: t,
+            },
+        );
+    }
     core.unreachable_agents.insert(
         "gone".into(),
         crate::core::records::UnreachableAgent {
@@ -464,6 +483,8 @@ fn views_match_the_former_values_byte_for_byte() {
         r#""cpus":0,"disk":0,"gpus":0,"mem":0}"#,
         r#""healthy":true"#,
         r#""why_not_offered":["#,
+        r#""unreachable_tasks":[{"#,
+        r#""state":"TASK_LOST""#,
         "\\u00e9\\ud83d\\ude00",
     ] {
         assert!(state.contains(needle), "{needle} missing from {state}");

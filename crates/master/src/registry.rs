@@ -1,0 +1,349 @@
+//! The master's durable registry: what must survive a master failover.
+//!
+//! As in Mesos, only a small set of facts is durable; everything else (tasks, executors,
+//! framework streams) is rebuilt from agents re-registering and schedulers re-subscribing.
+//!
+//! * one record per agent: admitted, unreachable (since when) or gone (key `agents.<id>`);
+//! * one record per framework (key `frameworks.<id>`), written by the framework code;
+//! * weights and quota live under their own key (`policies`, see `http/policy.rs`).
+//!
+//! The core never writes: it pushes [`Effect::Registry`](crate::core::Effect::Registry)
+//! effects *before* the effects that acknowledge the change (REGISTERED to an agent, the
+//! TASK_UNREACHABLE updates, an operator reply). The runtime carries them out in order through
+//! [`Registry::apply`]; a failed write stops the master (fail-stop), so nothing is acknowledged
+//! that is not durable. Every write is a compare-and-set on the version last seen, so a deposed
+//! master cannot overwrite what a newer one wrote.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use corral_api::v1;
+use corral_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::core::records::Time;
+
+/// Key prefix of agent records.
+pub const AGENT_PREFIX: &str = "agents.";
+/// Key prefix of framework records.
+pub const FRAMEWORK_PREFIX: &str = "frameworks.";
+
+/// Where an agent stands in the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AgentState {
+    /// Admitted: registered (or, after a failover, expected to re-register).
+    Admitted,
+    /// Marked unreachable at `since`; it may come back and be re-admitted.
+    Unreachable {
+        /// When it was marked.
+        since: Time,
+    },
+    /// Marked gone by the operator at `since`; it is told to shut down if it comes back.
+    Gone {
+        /// When it was marked.
+        since: Time,
+    },
+}
+
+/// One agent's durable record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    /// The AgentInfo it registered with (`id` set).
+    pub info: v1::AgentInfo,
+    /// Its state.
+    #[serde(flatten)]
+    pub state: AgentState,
+}
+
+impl AgentRecord {
+    /// The agent's id.
+    pub fn id(&self) -> String {
+        self.info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One framework's durable record (owned by the framework code; the registry only stores it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkRecord {
+    /// The latest FrameworkInfo (`id` set).
+    pub info: v1::FrameworkInfo,
+    /// When its scheduler disconnected, if it is disconnected: with `failover_timeout` this
+    /// gives the deadline after which the framework is removed, across failovers.
+    #[serde(default)]
+    pub disconnected_since: Option<Time>,
+}
+
+/// A change to the registry, as the core asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegistryWrite {
+    /// Create or replace an agent's record.
+    Agent(AgentRecord),
+    /// Create or replace a framework's record.
+    Framework(FrameworkRecord),
+    /// Remove a framework's record (torn down or failover timeout expired).
+    RemoveFramework(String),
+}
+
+/// What the registry holds, as loaded at start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryState {
+    /// Agents by id.
+    pub agents: BTreeMap<String, AgentRecord>,
+    /// Frameworks by id.
+    pub frameworks: BTreeMap<String, FrameworkRecord>,
+    /// The version of every key read, for the compare-and-set of later writes (handed to the
+    /// runtime's [`Registry`] through [`Registry::seed`]).
+    pub versions: BTreeMap<String, u64>,
+}
+
+/// Why the registry failed. Every one of these stops the master.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    /// The store failed (I/O, conflict with another writer, bad key).
+    #[error("registry store: {0}")]
+    Store(#[from] StoreError),
+    /// A record does not decode.
+    #[error("registry record '{key}' is corrupt: {reason}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The registry over a [`Store`]. Remembers the version of each key it read or wrote, so every
+/// write is a compare-and-set against it.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    versions: HashMap<String, u64>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("keys", &self.versions.len())
+            .finish()
+    }
+}
+
+fn agent_key(id: &str) -> String {
+    format!("{AGENT_PREFIX}{id}")
+}
+
+fn framework_key(id: &str) -> String {
+    format!("{FRAMEWORK_PREFIX}{id}")
+}
+
+impl Registry {
+    /// A registry over `store`; call [`Registry::load`] before writing.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            versions: HashMap::new(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Read every record (and remember their versions).
+    pub fn load(&mut self) -> Result<RegistryState, RegistryError> {
+        let state = load(self.store.as_ref())?;
+        self.seed(state.versions.clone());
+        Ok(state)
+    }
+
+    /// Remember the versions read by an earlier [`load`] of the same store.
+    pub fn seed(&mut self, versions: BTreeMap<String, u64>) {
+        self.versions.extend(versions);
+    }
+
+    /// Make one change durable. Returns only once the store has it on stable storage.
+    pub fn apply(&mut self, write: &RegistryWrite) -> Result<(), RegistryError> {
+        match write {
+            RegistryWrite::Agent(record) => {
+                let key = agent_key(&record.id());
+                self.put(key, encode(record))
+            }
+            RegistryWrite::Framework(record) => {
+                let id = record
+                    .info
+                    .id
+                    .as_ref()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default();
+                self.put(framework_key(&id), encode(record))
+            }
+            RegistryWrite::RemoveFramework(id) => {
+                let key = framework_key(id);
+                if let Some(version) = self.versions.remove(&key) {
+                    self.store.delete(&key, version)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn put(&mut self, key: String, value: Vec<u8>) -> Result<(), RegistryError> {
+        // A key this registry has neither loaded nor written must not exist yet.
+        let expected = self.versions.get(&key).copied();
+        let version = self.store.put(&key, &value, expected)?;
+        self.versions.insert(key, version);
+        Ok(())
+    }
+}
+
+/// Read the registry from `store` (at start, before serving).
+pub fn load(store: &dyn Store) -> Result<RegistryState, RegistryError> {
+    let mut state = RegistryState::default();
+    for key in store.keys(AGENT_PREFIX)? {
+        let Some(v) = store.get(&key)? else {
+            continue;
+        };
+        let record: AgentRecord = decode(&key, &v.value)?;
+        state
+            .agents
+            .insert(key[AGENT_PREFIX.len()..].to_string(), record);
+        state.versions.insert(key, v.version);
+    }
+    for key in store.keys(FRAMEWORK_PREFIX)? {
+        let Some(v) = store.get(&key)? else {
+            continue;
+        };
+        let record: FrameworkRecord = decode(&key, &v.value)?;
+        state
+            .frameworks
+            .insert(key[FRAMEWORK_PREFIX.len()..].to_string(), record);
+        state.versions.insert(key, v.version);
+    }
+    Ok(state)
+}
+
+/// The store of a master without `--zk`, from `--registry`: `redb` → an embedded database at
+/// `<work_dir>/registry.redb`; `in_memory` → nothing survives the process. The leader epoch
+/// and the weights/quota (`policies`) live in the same store.
+pub fn open_local_store(
+    registry: &str,
+    work_dir: &std::path::Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    match registry {
+        "in_memory" => Ok(Arc::new(corral_store::MemoryStore::new())),
+        _ => {
+            std::fs::create_dir_all(work_dir).map_err(|source| StoreError::Io {
+                key: work_dir.display().to_string(),
+                source,
+            })?;
+            Ok(Arc::new(corral_store::RedbStore::open(
+                work_dir.join("registry.redb"),
+            )?))
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing plain data structs to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use corral_store::MemoryStore;
+
+    fn info(id: &str) -> v1::AgentInfo {
+        v1::AgentInfo {
+            hostname: "h".into(),
+            id: Some(v1::AgentId { value: id.into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_writes_are_compare_and_set() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let mut r = Registry::new(store.clone());
+        assert_eq!(r.load().unwrap(), RegistryState::default());
+        let a = AgentRecord {
+            info: info("M-S0"),
+            state: AgentState::Admitted,
+        };
+        r.apply(&RegistryWrite::Agent(a.clone())).unwrap();
+        let b = AgentRecord {
+            info: info("M-S0"),
+            state: AgentState::Unreachable { since: 5.0 },
+        };
+        r.apply(&RegistryWrite::Agent(b.clone())).unwrap();
+
+        let mut again = Registry::new(store.clone());
+        let state = again.load().unwrap();
+        assert_eq!(state.agents.get("M-S0"), Some(&b));
+        again.apply(&RegistryWrite::Agent(a.clone())).unwrap();
+
+        // A writer that did not read the latest version is refused, and so is one that never
+        // read the key.
+        assert!(matches!(
+            r.apply(&RegistryWrite::Agent(a.clone())),
+            Err(RegistryError::Store(StoreError::Conflict { .. }))
+        ));
+        let mut stale = Registry::new(store);
+        assert!(matches!(
+            stale.apply(&RegistryWrite::Agent(a)),
+            Err(RegistryError::Store(StoreError::Conflict { .. }))
+        ));
+    }
+
+    #[test]
+    fn frameworks_are_stored_and_removed() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let mut r = Registry::new(store.clone());
+        r.load().unwrap();
+        let f = FrameworkRecord {
+            info: v1::FrameworkInfo {
+                id: Some(v1::FrameworkId { value: "F1".into() }),
+                name: "f".into(),
+                user: "u".into(),
+                ..Default::default()
+            },
+            disconnected_since: None,
+        };
+        r.apply(&RegistryWrite::Framework(f.clone())).unwrap();
+        assert_eq!(
+            Registry::new(store.clone())
+                .load()
+                .unwrap()
+                .frameworks
+                .get("F1"),
+            Some(&f)
+        );
+        r.apply(&RegistryWrite::RemoveFramework("F1".into()))
+            .unwrap();
+        assert!(Registry::new(store).load().unwrap().frameworks.is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        store.put("agents.X", b"{not json", None).unwrap();
+        assert!(matches!(
+            Registry::new(store).load(),
+            Err(RegistryError::Corrupt { .. })
+        ));
+    }
+}
