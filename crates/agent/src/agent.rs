@@ -39,11 +39,15 @@ pub struct RunningAgent {
     stopped: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
     link: Vec<JoinHandle<()>>,
+    cleanup_done: Arc<std::sync::atomic::AtomicBool>,
+    master_shutdown: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl RunningAgent {
-    /// Stops talking to the master, destroys every container (there is no agent recovery
-    /// yet), closes the HTTP server and waits for everything to end.
+    /// Stops talking to the master, destroys every container, closes the HTTP server and
+    /// waits for everything to end. (An agent that dies instead — `kill -9`, a failed
+    /// checkpoint write — leaves its executors running; the next agent on the same work
+    /// directory recovers them.)
     pub async fn shutdown(self) {
         tracing::info!(addr = %self.addr, "agent shutting down");
         for task in &self.link {
@@ -61,7 +65,24 @@ impl RunningAgent {
         }
     }
 
-    /// Resolves when the agent has stopped on its own (its actor or HTTP server ended).
+    /// Whether the agent ran with `--recover=cleanup` and finished it (then
+    /// [`wait`](Self::wait) has resolved and the process should exit successfully).
+    pub fn cleanup_finished(&self) -> bool {
+        self.cleanup_done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The master's reason when it told this agent to shut down for good (the operator marked
+    /// it gone): the agent has destroyed its containers, stopped re-registering, and
+    /// [`wait`](Self::wait) has resolved; the process should exit and not be restarted.
+    pub fn shut_down_by_master(&self) -> Option<String> {
+        self.master_shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Resolves when the agent has stopped on its own (its actor or HTTP server ended, a
+    /// checkpoint could not be written, or `--recover=cleanup` finished).
     pub async fn wait(&self) {
         let mut stopped = self.stopped.clone();
         let _ = stopped.wait_for(|stopped| *stopped).await;
@@ -100,7 +121,8 @@ async fn start_inner(
             reason: format!("cannot find this program's path ({e}); set --executor_binary"),
         })?,
     };
-    let resources = agent_resources(flags.resources.as_deref(), &work_dir)?;
+    let resources_flag = crate::image::resources_with_gpus(&flags, flags.resources.as_deref())?;
+    let resources = agent_resources(resources_flag.as_deref(), &work_dir)?;
     let attributes = match &flags.attributes {
         Some(text) => Attributes::parse(text).map_err(|e| AgentError::Flag {
             flag: "attributes",
@@ -141,22 +163,52 @@ async fn start_inner(
             path: std::env::var("PATH").ok(),
             home: std::env::var("HOME").ok(),
             pids_limit: Some(flags.default_container_pids_limit),
+            docker: crate::docker::DockerLaunch::from_flags(&flags),
+            fetcher: crate::launch::FetcherLaunch {
+                cache: Some(corral_fetcher::CacheConfig {
+                    dir: flags
+                        .fetcher_cache_dir
+                        .clone()
+                        .unwrap_or_else(|| work_dir.join("fetch")),
+                    max_bytes: flags.fetcher_cache_size,
+                }),
+            },
         },
         agent_info,
         registration_timeout: flags.executor_registration_timeout,
         status_update_retry: flags.status_update_retry_interval,
+        status_update_retry_max: flags.status_update_retry_interval_max,
+        executor_recovery_timeout: flags.recovery_timeout,
+        executor_reregistration_timeout: flags.executor_reregistration_timeout,
     });
-    let core = recover_checkpointed(core, &work_dir)?;
+    let mut core = recover_checkpointed(core, &work_dir)?;
+    let runs = core.recover(crate::recover::load(&work_dir, flags.strict)?);
+    let cleanup = flags.recover == "cleanup";
 
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .no_proxy()
+        // The master link picks its master itself (flag or ZooKeeper detection); a standby's
+        // redirect may name a stale leader.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| AgentError::Client(e.to_string()))?;
     let (to_master, calls) = mpsc::unbounded_channel();
-    let actor = Actor::new(core, containerizer.clone(), to_master).with_limitation_probe(probe);
+    let mut actor = Actor::new(core, containerizer.clone(), to_master).with_limitation_probe(probe);
+    let recovering = !runs.is_empty();
+    actor
+        .recover_containers(runs)
+        .await
+        .map_err(AgentError::Recovery)?;
     let handle = actor.handle();
+    let master_shutdown = actor.master_shutdown_notice();
+    let gc_task = crate::gc::spawn(
+        crate::gc::GcConfig::from_flags(&flags.sandbox),
+        work_dir.clone(),
+        handle.clone(),
+        containerizer.clone(),
+    );
     let (stopped_tx, stopped) = watch::channel(false);
     let stopped_tx = Arc::new(stopped_tx);
 
@@ -169,11 +221,8 @@ async fn start_inner(
         };
         tokio::spawn(run.instrument(span.clone()))
     };
-    let link = {
-        let _entered = span.enter();
-        crate::master_link::spawn(master.clone(), client, handle.clone(), calls)
-    };
 
+    let link_master = master.clone();
     let state = HttpState {
         actor: handle.clone(),
         info: Arc::new(AgentStatic {
@@ -194,7 +243,9 @@ async fn start_inner(
         shutdown_grace: Duration::from_secs(2),
         ..ServerLimits::default()
     };
+    let server_stopped = stopped_tx.clone();
     let server_task = tokio::spawn(async move {
+        let stopped_tx = server_stopped;
         let mut stop_rx = stop_rx;
         let shutdown = async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -205,13 +256,39 @@ async fn start_inner(
         let _ = stopped_tx.send(true);
     });
     tracing::info!(%addr, %endpoint, "agent started");
+    if cleanup {
+        handle.send(Command::CleanupRecovered);
+    } else if recovering {
+        // Mesos: the agent does not re-register until its executors had their chance.
+        crate::recover::await_reregistration(&handle, flags.executor_reregistration_timeout).await;
+    }
+    let link = {
+        let _entered = span.enter();
+        crate::master_link::spawn(link_master, client, handle.clone(), calls)
+    };
+    // Aborted with the master link at shutdown.
+    let link: Vec<JoinHandle<()>> = link.into_iter().chain([gc_task]).collect();
+    let cleanup_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = vec![actor_task, server_task];
+    if cleanup {
+        let (handle, done, stopped_tx) = (handle.clone(), cleanup_done.clone(), stopped_tx);
+        tasks.push(tokio::spawn(async move {
+            if recovering {
+                crate::recover::await_cleanup(&handle, crate::recover::CLEANUP_TIMEOUT).await;
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = stopped_tx.send(true);
+        }));
+    }
     Ok(RunningAgent {
         addr,
         actor: handle,
         stop_http,
         stopped,
-        tasks: vec![actor_task, server_task],
+        tasks,
         link,
+        cleanup_done,
+        master_shutdown,
     })
 }
 

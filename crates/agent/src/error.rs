@@ -42,6 +42,9 @@ pub enum AgentError {
     /// The HTTP client for the master cannot be built.
     #[error("cannot create the HTTP client for the master: {0}")]
     Client(String),
+    /// The checkpointed executors and tasks cannot be recovered (`--strict`).
+    #[error("agent recovery failed: {0}")]
+    Recovery(String),
 }
 
 /// A call the agent refuses; each variant is one HTTP status.

@@ -2,10 +2,14 @@
 //! master (`reference/mesos-v1-api.md` §6).
 //!
 //! Each task has a stream of updates. Only the head is sent; it is resent with exponential
-//! backoff (from the retry interval up to [`MAX_RETRY_INTERVAL`]) until the master relays the
-//! scheduler's acknowledgement of that uuid. Then the head is popped and the next one is sent.
-//! Updates whose uuid the stream has already seen are ignored. The manager is pure: it returns
-//! what to send and when to retry, and the caller does the I/O and runs the timers.
+//! backoff (from the retry interval, doubling up to the maximum — Mesos's
+//! `STATUS_UPDATE_RETRY_INTERVAL_MIN/MAX`, 10 s and [`MAX_RETRY_INTERVAL`]) until the master
+//! relays the scheduler's acknowledgement of that uuid. Then the head is popped and the next
+//! one is sent; later updates queue behind the head. Updates whose uuid the stream has already
+//! seen are ignored, and so are acknowledgements of anything but the head (duplicates, unknown
+//! uuids, unknown tasks). The manager is pure: it returns what to send and when to retry, and
+//! the caller does the I/O and runs the timers. After an agent restart the streams are rebuilt
+//! from the checkpointed update logs ([`StatusUpdateManager::recover_stream`]).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -72,6 +76,7 @@ struct Stream {
 pub struct StatusUpdateManager {
     streams: BTreeMap<(String, String), Stream>,
     retry_interval: Duration,
+    max_retry_interval: Duration,
     next_generation: u64,
 }
 
@@ -81,7 +86,44 @@ impl StatusUpdateManager {
         StatusUpdateManager {
             streams: BTreeMap::new(),
             retry_interval: retry_interval.max(Duration::from_millis(1)),
+            max_retry_interval: MAX_RETRY_INTERVAL.max(retry_interval),
             next_generation: 0,
+        }
+    }
+
+    /// Caps the backoff at `max` (never below the first interval).
+    pub fn with_max_interval(mut self, max: Duration) -> Self {
+        self.max_retry_interval = max.max(self.retry_interval);
+        self
+    }
+
+    /// Rebuilds a task's stream from its checkpointed log after a restart: every update
+    /// counts as received (a resent one is a duplicate); the unacknowledged ones are pending,
+    /// in order. Nothing is sent until [`resend_all`](Self::resend_all).
+    pub fn recover_stream(
+        &mut self,
+        framework_id: &str,
+        task_id: &str,
+        updates: &[v1::TaskStatus],
+        acked: &HashSet<Vec<u8>>,
+    ) {
+        let mut stream = Stream {
+            pending: VecDeque::new(),
+            received: HashSet::new(),
+            backoff: Duration::ZERO,
+            generation: 0,
+        };
+        for status in updates {
+            let uuid = status.uuid.clone().unwrap_or_default();
+            if stream.received.insert(uuid.clone()) && !acked.contains(&uuid) {
+                stream.pending.push_back(status.clone());
+            }
+        }
+        let terminal_done =
+            stream.pending.is_empty() && updates.last().is_some_and(|s| is_terminal(s.state()));
+        if !terminal_done {
+            self.streams
+                .insert((framework_id.to_string(), task_id.to_string()), stream);
         }
     }
 
@@ -106,6 +148,13 @@ impl StatusUpdateManager {
             Some(forward) => Accepted::Send(forward),
             None => Accepted::Queued,
         }
+    }
+
+    /// Whether the task's stream already received an update with `uuid`.
+    pub fn seen(&self, framework_id: &str, task_id: &str, uuid: &[u8]) -> bool {
+        self.streams
+            .get(&(framework_id.to_string(), task_id.to_string()))
+            .is_some_and(|s| s.received.contains(uuid))
     }
 
     /// The master relayed an acknowledgement of `uuid` for the task.
@@ -187,12 +236,13 @@ impl StatusUpdateManager {
         self.next_generation += 1;
         let generation = self.next_generation;
         let retry_interval = self.retry_interval;
+        let max_retry_interval = self.max_retry_interval;
         let stream = self.streams.get_mut(key)?;
         let head = stream.pending.front()?.clone();
         stream.backoff = if reset || stream.backoff.is_zero() {
             retry_interval
         } else {
-            (stream.backoff * 2).min(MAX_RETRY_INTERVAL)
+            (stream.backoff * 2).min(max_retry_interval)
         };
         stream.generation = generation;
         let latest = stream.pending.back().map_or(head.state, |s| s.state);
@@ -302,5 +352,111 @@ mod tests {
         m.cleanup_framework("f");
         assert_eq!(m.pending_count(), 1);
         assert_eq!(m.acknowledge("f", "t", &[1; 16]), Acked::Ignored);
+    }
+
+    /// S1 (reliability matrix): driven by a manual clock, the retries of an unacknowledged
+    /// head back off 1, 2, 4, 8, 8 s with min 1 s / max 8 s; bogus acknowledgements change
+    /// nothing; later updates wait behind the head; another task is unaffected.
+    #[test]
+    fn s1_retry_gaps_double_to_the_max_and_bogus_acks_are_ignored() {
+        let mut m = StatusUpdateManager::new(Duration::from_secs(1))
+            .with_max_interval(Duration::from_secs(8));
+        // The manual clock: (fire time, framework, task, generation) of the live timers.
+        let mut now = Duration::ZERO;
+        let mut timers: Vec<(Duration, String, u64)> = Vec::new();
+        let mut sends: Vec<(Duration, String, u8)> = Vec::new();
+        let mut record = |now: Duration, f: &Forward, timers: &mut Vec<(Duration, String, u64)>| {
+            let uuid = f.status.uuid.as_ref().unwrap()[0];
+            sends.push((now, f.status.task_id.value.clone(), uuid));
+            timers.push((
+                now + f.retry_after,
+                f.status.task_id.value.clone(),
+                f.generation,
+            ));
+        };
+        let head = sent(m.update("f", status("stuck", TaskState::TaskRunning, 1)));
+        record(now, &head, &mut timers);
+        assert_eq!(
+            m.update("f", status("stuck", TaskState::TaskFinished, 2)),
+            Accepted::Queued,
+            "a later update waits behind the head"
+        );
+        let other = sent(m.update("f", status("fine", TaskState::TaskRunning, 9)));
+        record(now, &other, &mut timers);
+        assert!(matches!(
+            m.acknowledge("f", "fine", &[9; 16]),
+            Acked::Popped { next: None, .. }
+        ));
+        // Bogus acknowledgements: unknown uuid, the queued (non-head) update, unknown task,
+        // unknown framework, and a duplicate of the ack just processed.
+        for (framework, task, uuid) in [
+            ("f", "stuck", 7u8),
+            ("f", "stuck", 2),
+            ("f", "nope", 1),
+            ("g", "stuck", 1),
+            ("f", "fine", 9),
+        ] {
+            assert_eq!(m.acknowledge(framework, task, &[uuid; 16]), Acked::Ignored);
+        }
+        while now < Duration::from_secs(30) {
+            timers.sort();
+            let (at, task, generation) = timers.remove(0);
+            now = at;
+            if let Some(again) = m.retry("f", &task, generation) {
+                record(now, &again, &mut timers);
+            }
+        }
+        let stuck: Vec<(u64, u8)> = sends
+            .iter()
+            .filter(|(_, task, _)| task == "stuck")
+            .map(|(at, _, uuid)| (at.as_secs(), *uuid))
+            .collect();
+        let gaps: Vec<u64> = stuck.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        assert_eq!(&gaps[..5], &[1, 2, 4, 8, 8], "{stuck:?}");
+        assert!(
+            stuck.iter().all(|(_, uuid)| *uuid == 1),
+            "only the head is sent"
+        );
+        assert_eq!(
+            sends.iter().filter(|(_, task, _)| task == "fine").count(),
+            1,
+            "an acknowledged task is not resent"
+        );
+        // The real ack arrives: the queued update goes out with a fresh backoff.
+        let Acked::Popped {
+            next: Some(next), ..
+        } = m.acknowledge("f", "stuck", &[1; 16])
+        else {
+            panic!("head not popped");
+        };
+        assert_eq!(next.status.uuid, Some(vec![2; 16]));
+        assert_eq!(next.retry_after, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn recovered_streams_resend_unacknowledged_updates_with_their_uuids() {
+        let mut m = StatusUpdateManager::new(Duration::from_secs(1));
+        let updates = [
+            status("t", TaskState::TaskRunning, 1),
+            status("t", TaskState::TaskFinished, 2),
+        ];
+        let acked: HashSet<Vec<u8>> = [vec![1; 16]].into_iter().collect();
+        m.recover_stream("f", "t", &updates, &acked);
+        // A task whose terminal update was acknowledged needs no stream.
+        let all: HashSet<Vec<u8>> = [vec![3; 16]].into_iter().collect();
+        m.recover_stream(
+            "f",
+            "done",
+            &[status("done", TaskState::TaskFailed, 3)],
+            &all,
+        );
+        assert_eq!(m.pending_count(), 1);
+        let resent = m.resend_all();
+        assert_eq!(resent.len(), 1);
+        assert_eq!(resent[0].status.uuid, Some(vec![2; 16]));
+        // The executor re-sends both after reconnecting: duplicates.
+        for update in updates {
+            assert_eq!(m.update("f", update), Accepted::Duplicate);
+        }
     }
 }

@@ -6,6 +6,10 @@ use corral_executor::Mode;
 
 use crate::signals::shutdown_signal;
 
+/// The exit code of an agent the master told to shut down for good (the operator marked it
+/// gone): a supervisor should not restart it on the same work directory.
+pub const AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE: u8 = 3;
+
 /// `corral agent` flags.
 #[derive(Args)]
 pub struct AgentArgs {
@@ -19,6 +23,10 @@ pub struct ExecutorArgs {
     /// Run the default executor (task groups) instead of the command executor.
     #[arg(long)]
     pub default: bool,
+    /// Run the Docker executor: one command task in a Docker container (started by agents
+    /// with `--containerizers=docker,...`).
+    #[arg(long, conflicts_with = "default")]
+    pub docker: bool,
 }
 
 /// Runs a master until SIGINT/SIGTERM.
@@ -33,7 +41,8 @@ pub async fn master(flags: corral_master::MasterFlags) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Runs an agent until SIGINT/SIGTERM.
+/// Runs an agent until SIGINT/SIGTERM (exit 0), or until the master shuts it down for good
+/// ([`AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE`]).
 pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
     let agent = crate::agent_api::start(args.flags)
         .await
@@ -46,6 +55,21 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         () = agent.wait() => {
+            if let Some(message) = agent.shut_down_by_master() {
+                tracing::error!(
+                    %message,
+                    exit_code = AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE,
+                    "the master shut this agent down for good (marked gone); its containers are \
+                     destroyed; exiting"
+                );
+                agent.shutdown().await;
+                return Ok(AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE);
+            }
+            if agent.cleanup_finished() {
+                tracing::info!("--recover=cleanup finished; exiting");
+                agent.shutdown().await;
+                return Ok(0);
+            }
             tracing::error!("the agent stopped by itself");
             agent.shutdown().await;
             Ok(1)
@@ -55,6 +79,10 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
 
 /// Runs a built-in executor; its exit code is the process's.
 pub async fn executor(args: ExecutorArgs) -> anyhow::Result<u8> {
+    if args.docker {
+        let code = corral_executor::docker::run().await?;
+        return Ok(u8::try_from(code).unwrap_or(1));
+    }
     let mode = if args.default {
         Mode::Default
     } else {

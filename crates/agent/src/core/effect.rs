@@ -67,6 +67,9 @@ pub enum Effect {
         /// The volumes.
         volumes: Vec<VolumeMount>,
     },
+    /// Write this to the checkpointed state (`meta/`) durably before carrying out any later
+    /// effect; if it cannot be written, the agent stops (fail-stop, as Mesos aborts).
+    Persist(crate::meta::MetaWrite),
     /// Call `timer_fired(timer)` after `after`.
     Timer {
         /// The delay.

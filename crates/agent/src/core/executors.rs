@@ -186,6 +186,12 @@ impl AgentCore {
                 tracing::warn!(%error, "ignoring an invalid unacknowledged update");
             }
         }
+        self.resubscribed(
+            framework_id,
+            executor_id,
+            &subscribe.unacknowledged_tasks,
+            now,
+        );
         let Some(executor) = self
             .frameworks
             .get_mut(framework_id)

@@ -38,7 +38,30 @@ impl AgentCore {
         container_id: &str,
         pid: u32,
     ) {
+        self.container_launched_with(framework_id, executor_id, container_id, pid, None);
+    }
+
+    /// [`container_launched`](Self::container_launched) with the main process's start time,
+    /// checkpointed with the pid so that a restarted agent never adopts a reused pid.
+    pub fn container_launched_with(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        pid: u32,
+        start_time: Option<u64>,
+    ) {
         self.generation += 1;
+        if let Some(run) = self
+            .run_path(framework_id, executor_id)
+            .filter(|run| run.container_id == container_id)
+        {
+            self.emit(Effect::Persist(crate::meta::MetaWrite::Pid {
+                run,
+                pid,
+                start_time,
+            }));
+        }
         let registration_timeout = self.config.registration_timeout;
         let Some(executor) = self.executor_run_mut(framework_id, executor_id, container_id) else {
             return;
@@ -305,6 +328,14 @@ impl AgentCore {
         if !done {
             return;
         }
+        if let Some(run) = self.run_path(framework_id, executor_id) {
+            self.emit(Effect::Persist(crate::meta::MetaWrite::Completed { run }));
+        }
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        self.awaiting
+            .remove(&(framework_id.to_string(), executor_id.to_string()));
         if let Some(executor) = framework.executors.remove(executor_id) {
             tracing::info!(framework_id, executor_id, "executor completed");
             framework.task_index.retain(|_, e| e != executor_id);

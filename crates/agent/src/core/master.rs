@@ -12,7 +12,9 @@ impl AgentCore {
     /// Dispatches a master message (REGISTERED and PING are the link's business).
     pub fn handle_master(&mut self, message: MasterMessage, now: f64) {
         match message {
-            MasterMessage::Registered { .. } | MasterMessage::Ping { .. } => {}
+            MasterMessage::Registered { .. }
+            | MasterMessage::Ping { .. }
+            | MasterMessage::Shutdown { .. } => {}
             MasterMessage::CheckpointResources { resources } => {
                 match self.plan_checkpoint(resources) {
                     Ok(plan) => self.emit(Effect::Checkpoint(Box::new(plan))),
@@ -271,6 +273,13 @@ impl AgentCore {
                 );
             }
             Acked::Popped { terminal, next } => {
+                if let Some(run) = self.task_run_path(framework_id, task_id) {
+                    self.emit(Effect::Persist(crate::meta::MetaWrite::Ack {
+                        run,
+                        task_id: task_id.to_string(),
+                        uuid: uuid.to_vec(),
+                    }));
+                }
                 if let Some(next) = next {
                     self.forward(next);
                 }

@@ -22,6 +22,7 @@ mod effect;
 mod executors;
 mod lifecycle;
 mod master;
+mod recovery;
 mod run;
 pub mod state;
 mod volumes;
@@ -39,10 +40,12 @@ use corral_api::v1::{self, task_status, TaskState};
 pub use effect::{Effect, Timer};
 pub use executors::{CallOutcome, ContainerLimitation};
 pub use lifecycle::{Exit, DESTROY_GRACE};
+pub use recovery::RecoveredRun;
 pub use state::{Ending, Executor, ExecutorKind, ExecutorState, Framework, Pending};
 pub use volumes::{CheckpointPlan, VolumeStatus};
 
 use crate::launch::LaunchConfig;
+use crate::meta::{MetaWrite, RunPath};
 use crate::status_updates::{Accepted, Forward, StatusUpdateManager};
 use crate::volumes::VolumeRef;
 use state::{apply_status, is_terminal, new_task, state_name};
@@ -58,6 +61,31 @@ pub struct CoreConfig {
     pub registration_timeout: Duration,
     /// `--status_update_retry_interval`.
     pub status_update_retry: Duration,
+    /// `--status_update_retry_interval_max`: the backoff's cap.
+    pub status_update_retry_max: Duration,
+    /// `--recovery_timeout`: checkpointing executors' `MESOS_RECOVERY_TIMEOUT`.
+    pub executor_recovery_timeout: Duration,
+    /// `--executor_reregistration_timeout`; checkpointing executors retry their subscription
+    /// at least four times within it (`MESOS_SUBSCRIPTION_BACKOFF_MAX`, at most 2 s).
+    pub executor_reregistration_timeout: Duration,
+}
+
+impl CoreConfig {
+    /// The `MESOS_*` recovery variables of a checkpointing framework's executor.
+    pub(crate) fn recovery_env(&self) -> [(String, String); 2] {
+        let backoff = (self.executor_reregistration_timeout / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(2));
+        [
+            (
+                "MESOS_RECOVERY_TIMEOUT".to_string(),
+                crate::flags::format_duration(self.executor_recovery_timeout),
+            ),
+            (
+                "MESOS_SUBSCRIPTION_BACKOFF_MAX".to_string(),
+                crate::flags::format_duration(backoff),
+            ),
+        ]
+    }
 }
 
 /// Counters for `/metrics/snapshot`.
@@ -115,12 +143,15 @@ pub struct AgentCore {
     volumes: Vec<VolumeRef>,
     /// Destroyed volumes still used by a live task or executor.
     doomed: Vec<VolumeRef>,
+    /// Recovered executors that have not re-subscribed yet (framework id, executor id).
+    awaiting: std::collections::BTreeSet<(String, String)>,
 }
 
 impl AgentCore {
     /// A core with no frameworks, not registered.
     pub fn new(config: CoreConfig) -> Self {
-        let updates = StatusUpdateManager::new(config.status_update_retry);
+        let updates = StatusUpdateManager::new(config.status_update_retry)
+            .with_max_interval(config.status_update_retry_max);
         AgentCore {
             config,
             agent_id: None,
@@ -135,6 +166,7 @@ impl AgentCore {
             checkpointed: Vec::new(),
             volumes: Vec::new(),
             doomed: Vec::new(),
+            awaiting: Default::default(),
         }
     }
 
@@ -207,7 +239,12 @@ impl AgentCore {
                 if live && executor.kind != ExecutorKind::Command {
                     executors.push(executor.info.clone());
                 }
-                tasks.extend(executor.tasks.values().cloned());
+                tasks.extend(
+                    executor
+                        .tasks
+                        .values()
+                        .map(|t| self.reported_task(framework.id(), t)),
+                );
                 let executor_id = (executor.kind != ExecutorKind::Command).then(|| executor.id());
                 tasks.extend(
                     executor
@@ -224,6 +261,27 @@ impl AgentCore {
             tasks,
             checkpointed_resources: self.checkpointed.clone(),
         }
+    }
+
+    /// A task as the master should learn it at (re-)registration. A task whose terminal
+    /// update the framework has not acknowledged yet is reported in the state of its last
+    /// acknowledged update, so that the master keeps it live and forwards the resent terminal
+    /// update instead of taking the task as already ended (and the update as stale).
+    fn reported_task(&self, framework_id: &str, task: &v1::Task) -> v1::Task {
+        let pending = self.updates.pending(framework_id, &task.task_id.value);
+        if pending.is_empty() || !is_terminal(task.state()) {
+            return task.clone();
+        }
+        let unacked: Vec<&[u8]> = pending.iter().filter_map(|s| s.uuid.as_deref()).collect();
+        let acked = task
+            .statuses
+            .iter()
+            .rev()
+            .find(|s| !s.uuid.as_deref().is_some_and(|u| unacked.contains(&u)))
+            .map_or(TaskState::TaskStaging as i32, |s| s.state);
+        let mut reported = task.clone();
+        reported.state = acked;
+        reported
     }
 
     fn emit(&mut self, effect: Effect) {
@@ -269,6 +327,11 @@ impl AgentCore {
         self.generation += 1;
         let task_id = status.task_id.value.clone();
         let state = status.state();
+        let uuid = status.uuid.clone().unwrap_or_default();
+        if self.updates.seen(framework_id, &task_id, &uuid) {
+            // Resent by a reconnecting executor: already recorded (and checkpointed).
+            return Accepted::Duplicate;
+        }
         if let Some(task) = self.find_task_mut(framework_id, &task_id) {
             let was_terminal = is_terminal(task.state());
             apply_status(task, &status);
@@ -280,7 +343,17 @@ impl AgentCore {
                     .or_default() += 1;
             }
         }
+        let persisted = status.clone();
         let accepted = self.updates.update(framework_id, status);
+        if accepted != Accepted::Duplicate {
+            // In the log before it is forwarded or acknowledged to the executor.
+            if let Some(run) = self.task_run_path(framework_id, &task_id) {
+                self.emit(Effect::Persist(MetaWrite::Update {
+                    run,
+                    status: persisted,
+                }));
+            }
+        }
         if let Accepted::Send(forward) = &accepted {
             self.forward(forward.clone());
         }
@@ -370,6 +443,29 @@ impl AgentCore {
             materialize_queued(executor, &fid, task_id);
         }
         executor.tasks.get_mut(task_id)
+    }
+
+    /// The checkpoint location of an executor's current run, if its framework checkpoints
+    /// (and the agent has an id).
+    fn run_path(&self, framework_id: &str, executor_id: &str) -> Option<RunPath> {
+        let agent_id = self.agent_id.clone()?;
+        let framework = self.frameworks.get(framework_id)?;
+        if !framework.checkpoint() {
+            return None;
+        }
+        let executor = framework.executors.get(executor_id)?;
+        Some(RunPath {
+            agent_id,
+            framework_id: framework_id.to_string(),
+            executor_id: executor_id.to_string(),
+            container_id: executor.container_id.clone(),
+        })
+    }
+
+    /// [`run_path`](Self::run_path) of the executor holding a live task.
+    fn task_run_path(&self, framework_id: &str, task_id: &str) -> Option<RunPath> {
+        let executor_id = self.frameworks.get(framework_id)?.task_index.get(task_id)?;
+        self.run_path(framework_id, executor_id)
     }
 
     /// The lost state for a framework: TASK_DROPPED if it is partition-aware, else TASK_LOST.

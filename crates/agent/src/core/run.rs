@@ -9,7 +9,13 @@ use crate::launch::{
     command_executor_info, container_limits, executor_command, executor_env, executor_user,
     sandbox_dir, LaunchRequest,
 };
+use crate::meta::MetaWrite;
 use crate::volumes::{MountError, VolumeMount};
+
+/// The executor id recorded in an executor's tasks (none for the command executor).
+fn task_executor_id(executor: &Executor) -> Option<&str> {
+    (executor.kind != ExecutorKind::Command).then(|| executor.id())
+}
 
 impl AgentCore {
     /// RUN_TASK: a command task (built-in command executor) or a task for a custom executor.
@@ -183,6 +189,12 @@ impl AgentCore {
                 .task_index
                 .insert(task.task_id.value.clone(), executor_id.clone());
         }
+        if framework.executors.contains_key(&executor_id) {
+            self.persist_tasks(&framework_info, &executor_id, &pending);
+        }
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            return;
+        };
         if let Some(executor) = framework.executors.get_mut(&executor_id) {
             let user = executor_user(&self.config.launch, &framework_info, &executor.info);
             let attach = attach_volumes(executor, &framework_id, user, mounts);
@@ -221,6 +233,39 @@ impl AgentCore {
             return;
         }
         self.start_executor(framework_info, kind, info, pending, mounts, now);
+    }
+
+    /// Checkpoints the framework's info and `pending`'s tasks for an existing executor run.
+    fn persist_tasks(
+        &mut self,
+        framework_info: &v1::FrameworkInfo,
+        executor_id: &str,
+        pending: &Pending,
+    ) {
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map_or("", |id| id.value.as_str());
+        let Some(run) = self.run_path(framework_id, executor_id) else {
+            return;
+        };
+        let executor_kind = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .map(|e| e.kind);
+        let task_executor = (executor_kind != Some(ExecutorKind::Command)).then_some(executor_id);
+        self.emit(Effect::Persist(MetaWrite::Framework {
+            agent_id: run.agent_id.clone(),
+            info: framework_info.clone(),
+        }));
+        for info in pending.tasks() {
+            let task = super::state::new_task(info, framework_id, task_executor);
+            self.emit(Effect::Persist(MetaWrite::Task {
+                run: run.clone(),
+                task,
+            }));
+        }
     }
 
     /// The volumes `pending` needs exposed: its tasks', plus the executor's own when the
@@ -288,10 +333,24 @@ impl AgentCore {
             &executor_id,
             &container_id,
         );
-        let command = executor_command(kind, &info, &launch.executor_binary);
-        let env = executor_env(launch, &agent_id, &framework_info, &info, &directory);
+        let command = crate::docker::check_launch(launch.docker.containerizers, kind, &info)
+            .and_then(|()| executor_command(kind, &info, &launch.executor_binary));
+        let mut env = executor_env(launch, &agent_id, &framework_info, &info, &directory);
+        if framework_info.checkpoint.unwrap_or(false) {
+            for (name, value) in self.config.recovery_env() {
+                match env.iter_mut().find(|(n, _)| *n == name) {
+                    Some(entry) => entry.1 = value,
+                    None => env.push((name, value)),
+                }
+            }
+        }
         let user = executor_user(launch, &framework_info, &info);
         let limits = container_limits(kind, &info, pending.tasks(), launch.pids_limit);
+        let fetch = crate::launch::fetch_plan(kind, &info, launch);
+        // Image-based containers and GPUs (`crate::image`).
+        let image = crate::image::container_image(kind, &info, pending.tasks());
+        let gpus = crate::image::container_gpus(&info, pending.tasks());
+        let rlimits = crate::launch::container_rlimits(kind, &info, pending.tasks());
         tracing::info!(framework_id, executor_id, container_id, kind = ?kind, ?limits, "launching executor");
         let executor = Executor {
             info,
@@ -307,11 +366,38 @@ impl AgentCore {
             ending: None,
             exit: None,
         };
+        let task_records: Vec<v1::Task> = executor
+            .queued_tasks()
+            .map(|t| super::state::new_task(t, &framework_id, task_executor_id(&executor)))
+            .collect();
+        let (executor_info, kind) = (executor.info.clone(), executor.kind);
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
             framework.executors.insert(executor_id.clone(), executor);
         }
+        // Checkpointed before the container exists, so a restarted agent knows the run.
+        if let Some(run) = self.run_path(&framework_id, &executor_id) {
+            self.emit(Effect::Persist(MetaWrite::Framework {
+                agent_id: run.agent_id.clone(),
+                info: framework_info.clone(),
+            }));
+            self.emit(Effect::Persist(MetaWrite::Run {
+                run: run.clone(),
+                info: executor_info,
+                kind,
+                directory: directory.clone(),
+            }));
+            for task in task_records {
+                self.emit(Effect::Persist(MetaWrite::Task {
+                    run: run.clone(),
+                    task,
+                }));
+            }
+        }
+        let command = command
+            .and_then(|command| image.map(|image| (command, image)))
+            .and_then(|(command, image)| rlimits.map(|rlimits| (command, image, rlimits)));
         match command {
-            Ok(command) => self.emit(Effect::Launch(Box::new(LaunchRequest {
+            Ok((command, image, rlimits)) => self.emit(Effect::Launch(Box::new(LaunchRequest {
                 framework_id,
                 executor_id,
                 container_id,
@@ -321,6 +407,10 @@ impl AgentCore {
                 user,
                 volumes,
                 limits,
+                image,
+                gpus,
+                rlimits,
+                fetch,
             }))),
             Err(error) => self.container_launch_failed(
                 &framework_id,

@@ -5,12 +5,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use corral_containerizer::{
-    ContainerId, Containerizer, ContainerizerError, ExitStatus, Termination,
+    ContainerId, Containerizer, ContainerizerError, ExitStatus, KnownProcess, Termination,
 };
 use tracing::Instrument;
 
 use super::{volumes, Actor, Command};
-use crate::core::Exit;
+use crate::core::{Exit, RecoveredRun};
 use crate::launch::{launch_spec, prepare_sandbox, LaunchRequest};
 
 impl Actor {
@@ -45,6 +45,12 @@ impl Actor {
                 })
                 .await
                 .map_err(|e| format!("Failed to prepare the sandbox: {e}"))??;
+                crate::launch::prepare_fetch(
+                    &request.fetch,
+                    &request.directory,
+                    request.user.as_deref(),
+                )
+                .await?;
                 let spec = launch_spec(&request)?;
                 containerizer.launch(&spec).await.map_err(|e| e.to_string())
             }
@@ -66,6 +72,7 @@ impl Actor {
                 executor_id: executor_id.clone(),
                 container_id: container_id.clone(),
                 pid: launched.pid,
+                start_time: launched.start_time,
             });
             let Ok(id) = ContainerId::new(container_id.clone()) else {
                 return;
@@ -76,12 +83,110 @@ impl Actor {
             let termination = containerizer.wait(&id).await;
             // Kill whatever the executor left in its session and release the isolators.
             let cleanup = containerizer.destroy(&id, Duration::ZERO).await;
+            crate::docker::remove_leftover(&request.env).await;
             let exit = exit_of(termination.or(cleanup));
             handle.send(Command::Exited {
                 framework_id,
                 executor_id,
                 container_id,
                 exit,
+            });
+        };
+        tokio::spawn(task.instrument(span));
+    }
+}
+
+impl Actor {
+    /// Re-adopts the containers of recovered executor runs (`Containerizer::recover`, so that
+    /// isolators, limits and kill keep working), watches the adopted ones like launched ones,
+    /// and reports the gone ones as exited.
+    pub async fn recover_containers(&mut self, runs: Vec<RecoveredRun>) -> Result<(), String> {
+        let mut known = Vec::new();
+        let mut gone = Vec::new();
+        for run in &runs {
+            match (run.pid, ContainerId::new(run.container_id.clone())) {
+                (Some(pid), Ok(container_id)) => known.push(KnownProcess {
+                    container_id,
+                    pid,
+                    start_time: run.start_time,
+                }),
+                _ => gone.push((run.clone(), "its launch was never recorded".to_string())),
+            }
+        }
+        let report = self
+            .containerizer
+            .recover(known)
+            .await
+            .map_err(|e| format!("the containerizer cannot recover: {e}"))?;
+        for run in &runs {
+            if report
+                .adopted
+                .iter()
+                .any(|id| id.as_str() == run.container_id)
+            {
+                tracing::info!(
+                    framework_id = %run.framework_id,
+                    executor_id = %run.executor_id,
+                    container_id = %run.container_id,
+                    pid = ?run.pid,
+                    "re-adopted executor container"
+                );
+                self.watch(run.clone());
+            } else if let Some((_, reason)) = report
+                .gone
+                .iter()
+                .find(|(id, _)| id.as_str() == run.container_id)
+            {
+                gone.push((run.clone(), format!("{reason:?}")));
+            }
+        }
+        let now = super::now_secs();
+        for (run, reason) in gone {
+            tracing::warn!(
+                framework_id = %run.framework_id,
+                executor_id = %run.executor_id,
+                container_id = %run.container_id,
+                reason,
+                "executor container is gone"
+            );
+            let exit = Exit {
+                status: -1,
+                message: format!("terminated while the agent was down ({reason})"),
+                limitation: None,
+            };
+            self.core.container_exited(
+                &run.framework_id,
+                &run.executor_id,
+                &run.container_id,
+                exit,
+                now,
+            );
+        }
+        self.drain_effects();
+        Ok(())
+    }
+
+    /// Waits for a re-adopted container to end, cleans it up and reports its end.
+    fn watch(&self, run: RecoveredRun) {
+        let containerizer = self.containerizer.clone();
+        let handle = self.handle.clone();
+        let span = tracing::info_span!(
+            "container",
+            framework_id = %run.framework_id,
+            executor_id = %run.executor_id,
+            container_id = %run.container_id
+        );
+        let task = async move {
+            let Ok(id) = ContainerId::new(run.container_id.clone()) else {
+                return;
+            };
+            let termination = containerizer.wait(&id).await;
+            let cleanup = containerizer.destroy(&id, Duration::ZERO).await;
+            handle.send(Command::Exited {
+                framework_id: run.framework_id,
+                executor_id: run.executor_id,
+                container_id: run.container_id,
+                exit: exit_of(termination.or(cleanup)),
             });
         };
         tokio::spawn(task.instrument(span));

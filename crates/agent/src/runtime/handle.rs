@@ -24,6 +24,12 @@ pub enum LinkEvent {
     Disconnected,
     /// A message on the session stream.
     Message(Box<MasterMessage>),
+    /// The master told the agent to shut down for good (it was marked gone): the actor
+    /// destroys every container and stops; the link has stopped re-subscribing.
+    Shutdown {
+        /// The master's reason.
+        message: String,
+    },
 }
 
 /// An executor call's result as the HTTP handler needs it.
@@ -58,6 +64,7 @@ pub enum Command {
         executor_id: String,
         container_id: String,
         pid: u32,
+        start_time: Option<u64>,
     },
     /// A container failed to start.
     LaunchFailed {
@@ -81,6 +88,14 @@ pub enum Command {
     SubscribeCall(oneshot::Sender<AgentCall>),
     /// Destroy every container and stop.
     Shutdown(oneshot::Sender<()>),
+    /// How many recovered executors have not re-subscribed yet.
+    AwaitingReregistration(oneshot::Sender<usize>),
+    /// `--executor_reregistration_timeout` passed: destroy the recovered executors still away.
+    ReregistrationTimeout(std::time::Duration),
+    /// `--recover=cleanup`: destroy every recovered executor.
+    CleanupRecovered,
+    /// What is left to do: (executors not yet completed, unacknowledged status updates).
+    Outstanding(oneshot::Sender<(usize, usize)>),
 }
 
 /// A cheap handle to send commands to the actor.
@@ -122,6 +137,13 @@ impl ActorHandle {
             reply,
         });
         rx.await.map_err(|_| stopping())?
+    }
+
+    /// Asks the actor for a value through a reply channel.
+    pub async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.send(command(reply));
+        rx.await.ok()
     }
 
     /// The SUBSCRIBE call for the master.

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::CheckpointStore;
 use crate::core::{AgentCore, CallOutcome, Effect, Snapshot, DESTROY_GRACE};
 use crate::isolation::LimitationProbe;
+use crate::meta::MetaDir;
 
 mod containers;
 mod handle;
@@ -55,6 +56,11 @@ pub struct Actor {
     agent_version: String,
     checkpoints: CheckpointStore,
     limits: LimitationProbe,
+    meta: MetaDir,
+    /// A checkpoint could not be written: the actor stops.
+    failed: bool,
+    /// Set (with the master's reason) when the master told the agent to shut down for good.
+    shut_down_by_master: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Actor {
@@ -66,6 +72,7 @@ impl Actor {
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let checkpoints = CheckpointStore::new(core.work_dir());
+        let meta = MetaDir::new(core.work_dir());
         Actor {
             core,
             containerizer,
@@ -78,7 +85,16 @@ impl Actor {
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
             checkpoints,
             limits: LimitationProbe::default(),
+            meta,
+            failed: false,
+            shut_down_by_master: Arc::default(),
         }
+    }
+
+    /// Where the master's reason lands when it tells the agent to shut down for good (then
+    /// the actor destroys every container and [`run`](Self::run) returns).
+    pub fn master_shutdown_notice(&self) -> Arc<std::sync::Mutex<Option<String>>> {
+        self.shut_down_by_master.clone()
     }
 
     /// Lets the actor ask the isolators whether a container is at a limit when its executor
@@ -107,7 +123,19 @@ impl Actor {
                         let _ = reply.send(());
                         return;
                     }
+                    if let Command::Link(LinkEvent::Shutdown { message }) = command {
+                        tracing::error!(%message, "the master told this agent to shut down");
+                        self.shutdown().await;
+                        *self
+                            .shut_down_by_master
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message);
+                        return;
+                    }
                     self.handle_command(command);
+                    if self.failed {
+                        return;
+                    }
                 }
                 _ = heartbeat.tick() => self.heartbeat(),
             }
@@ -119,9 +147,19 @@ impl Actor {
         match command {
             Command::Link(LinkEvent::Registered { agent_id }) => {
                 tracing::Span::current().record("agent_id", agent_id.as_str());
-                self.core.registered(&agent_id)
+                let mut info = self.core.agent_info();
+                info.id = Some(corral_api::v1::AgentId {
+                    value: agent_id.clone(),
+                });
+                let saved = self.meta.save_agent(&info);
+                self.persist(saved);
+                if !self.failed {
+                    self.core.registered(&agent_id);
+                }
             }
             Command::Link(LinkEvent::Disconnected) => self.core.disconnected(),
+            // Handled by `run`.
+            Command::Link(LinkEvent::Shutdown { .. }) => {}
             Command::Link(LinkEvent::Message(message)) => self.core.handle_master(*message, now),
             Command::ExecutorCall {
                 call,
@@ -166,9 +204,14 @@ impl Actor {
                 executor_id,
                 container_id,
                 pid,
-            } => self
-                .core
-                .container_launched(&framework_id, &executor_id, &container_id, pid),
+                start_time,
+            } => self.core.container_launched_with(
+                &framework_id,
+                &executor_id,
+                &container_id,
+                pid,
+                start_time,
+            ),
             Command::LaunchFailed {
                 framework_id,
                 executor_id,
@@ -199,17 +242,45 @@ impl Actor {
             Command::Shutdown(reply) => {
                 let _ = reply.send(());
             }
+            Command::AwaitingReregistration(reply) => {
+                let _ = reply.send(self.core.awaiting_reregistration());
+            }
+            Command::ReregistrationTimeout(timeout) => self.core.reregistration_timed_out(timeout),
+            Command::CleanupRecovered => self.core.cleanup_recovered(),
+            Command::Outstanding(reply) => {
+                let snapshot = self.core.snapshot();
+                let executors = snapshot.frameworks.iter().map(|f| f.executors.len()).sum();
+                let _ = reply.send((executors, snapshot.pending_updates));
+            }
         }
-        // Carrying out an effect may feed the core again (a committed checkpoint, a failed
-        // volume update); run until nothing is left.
+        self.drain_effects();
+    }
+
+    /// Carries out the core's effects; carrying out an effect may feed the core again (a
+    /// committed checkpoint, a failed volume update): runs until nothing is left. After a
+    /// failed checkpoint write nothing more is done (fail-stop).
+    fn drain_effects(&mut self) {
         loop {
             let effects = self.core.take_effects();
-            if effects.is_empty() {
+            if effects.is_empty() || self.failed {
                 break;
             }
             for effect in effects {
+                if self.failed {
+                    break;
+                }
                 self.execute(effect);
             }
+        }
+    }
+
+    /// Writes to the checkpointed state; a failure stops the agent (its executors keep
+    /// running and a restarted agent recovers them), so nothing is acknowledged that is not
+    /// on disk.
+    fn persist(&mut self, result: Result<(), crate::meta::MetaError>) {
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot checkpoint; stopping the agent (fail-stop)");
+            self.failed = true;
         }
     }
 
@@ -326,6 +397,10 @@ impl Actor {
                     self.core
                         .volumes_failed(&framework_id, &executor_id, &container_id, &error);
                 }
+            }
+            Effect::Persist(write) => {
+                let written = self.meta.apply(&write);
+                self.persist(written);
             }
             Effect::Timer { after, timer } => {
                 let handle = self.handle.clone();

@@ -17,6 +17,10 @@ struct Harness {
     actor: ActorHandle,
     launcher: Arc<FakeLauncher>,
     to_master: mpsc::UnboundedReceiver<AgentCall>,
+    /// The master's reason once it told the agent to shut down for good.
+    master_shutdown: Arc<std::sync::Mutex<Option<String>>>,
+    /// The actor's task (it ends on shutdown).
+    running: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -32,6 +36,8 @@ fn harness() -> Harness {
             path: Some("/usr/bin:/bin".into()),
             home: None,
             pids_limit: None,
+            docker: Default::default(),
+            fetcher: Default::default(),
         },
         agent_info: v1::AgentInfo {
             hostname: "h".into(),
@@ -39,13 +45,17 @@ fn harness() -> Harness {
         },
         registration_timeout: Duration::from_secs(60),
         status_update_retry: Duration::from_millis(50),
+        status_update_retry_max: Duration::from_secs(600),
+        executor_recovery_timeout: Duration::from_secs(900),
+        executor_reregistration_timeout: Duration::from_secs(2),
     });
     let launcher = Arc::new(FakeLauncher::new());
     let containerizer = Containerizer::new(launcher.clone(), vec![]);
     let (tx, to_master) = mpsc::unbounded_channel();
     let actor = Actor::new(core, containerizer, tx);
     let handle = actor.handle();
-    tokio::spawn(actor.run());
+    let master_shutdown = actor.master_shutdown_notice();
+    let running = tokio::spawn(actor.run());
     handle.send(Command::Link(LinkEvent::Registered {
         agent_id: "A".into(),
     }));
@@ -53,6 +63,8 @@ fn harness() -> Harness {
         actor: handle,
         launcher,
         to_master,
+        master_shutdown,
+        running,
         _dir: dir,
     }
 }
@@ -289,4 +301,37 @@ async fn checkpointed_volumes_on_disk_and_in_sandboxes() {
         .load()
         .unwrap();
     assert!(stored.resources.is_empty());
+}
+
+#[tokio::test]
+async fn a_shutdown_from_the_master_destroys_every_container_and_stops_the_actor() {
+    let h = harness();
+    let mut sleeper = run_task("t1");
+    if let MasterMessage::RunTask { task, .. } = &mut sleeper {
+        task.command = Some(v1::CommandInfo {
+            value: Some("sleep 600".into()),
+            ..Default::default()
+        });
+    }
+    h.actor
+        .send(Command::Link(LinkEvent::Message(Box::new(sleeper))));
+    let spec = eventually(|| h.launcher.launches().into_iter().next()).await;
+    assert!(h.launcher.is_running(&spec.container_id));
+    assert!(h.master_shutdown.lock().unwrap().is_none());
+
+    h.actor.send(Command::Link(LinkEvent::Shutdown {
+        message: "marked gone".into(),
+    }));
+    tokio::time::timeout(Duration::from_secs(10), h.running)
+        .await
+        .expect("the actor stops")
+        .unwrap();
+    assert!(h.launcher.destroyed().contains(&spec.container_id));
+    assert!(!h.launcher.is_running(&spec.container_id));
+    assert_eq!(
+        h.master_shutdown.lock().unwrap().as_deref(),
+        Some("marked gone")
+    );
+    // Nothing answers any more.
+    assert!(h.actor.snapshot().await.is_err());
 }

@@ -3,6 +3,7 @@
 mod launching;
 mod lifecycle;
 mod limits;
+mod recovery;
 mod updates;
 mod volumes;
 
@@ -29,6 +30,8 @@ pub(super) fn core() -> AgentCore {
             path: None,
             home: None,
             pids_limit: None,
+            docker: Default::default(),
+            fetcher: Default::default(),
         },
         agent_info: v1::AgentInfo {
             hostname: "127.0.0.1".into(),
@@ -37,6 +40,9 @@ pub(super) fn core() -> AgentCore {
         },
         registration_timeout: Duration::from_secs(60),
         status_update_retry: Duration::from_secs(10),
+        status_update_retry_max: Duration::from_secs(600),
+        executor_recovery_timeout: Duration::from_secs(900),
+        executor_reregistration_timeout: Duration::from_secs(2),
     });
     core.registered("A-S0");
     core.take_effects();
