@@ -88,13 +88,26 @@ pub fn build(flags: &AgentFlags) -> Result<Isolators, AgentError> {
         }
     };
     let config = cgroups_config(flags);
-    let built =
+    let mut built =
         build_isolators_with(&flags.isolation.to_string(), &mode, &config).map_err(|error| {
             AgentError::Flag {
                 flag: "isolation",
                 reason: format!("'{}': {error}", flags.isolation),
             }
         })?;
+    // gpu/nvidia and docker/runtime (images) last: the rootfs is entered after everything.
+    built.extend(crate::image::build(flags)?);
+    built.push(Box::new(crate::container_logger::ContainerLogger::new(
+        &flags.sandbox,
+    )));
+    if wanted.contains(&IsolatorKind::DiskDu) {
+        built.push(Box::new(crate::disk::DiskIsolator::new(
+            crate::disk::DiskConfig {
+                interval: flags.sandbox.container_disk_watch_interval,
+                enforce: flags.sandbox.enforce_container_disk_quota,
+            },
+        )));
+    }
     let names: Vec<&str> = built.iter().map(|i| i.name()).collect();
     let missing: Vec<&str> = wanted
         .iter()
@@ -159,8 +172,17 @@ mod tests {
         let flags = AgentFlags::try_parse_from(["agent", "--master=m:5050"]).unwrap();
         let built = build(&flags).unwrap();
         let names: Vec<&str> = built.isolators.iter().map(|i| i.name()).collect();
-        assert_eq!(names, vec!["posix/usage"]);
+        assert_eq!(names, vec!["posix/usage", "logger/logrotate"]);
         assert!(built.probe.check("some-container").is_none());
+        let flags = AgentFlags::try_parse_from([
+            "agent",
+            "--master=m:5050",
+            "--isolation=posix/cpu,disk/du",
+        ])
+        .unwrap();
+        let built = build(&flags).unwrap();
+        let names: Vec<&str> = built.isolators.iter().map(|i| i.name()).collect();
+        assert_eq!(names, vec!["posix/usage", "logger/logrotate", "disk/du"]);
     }
 
     #[test]

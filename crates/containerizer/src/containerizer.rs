@@ -124,6 +124,22 @@ impl Containerizer {
 
     async fn launch_tracked(&self, spec: &LaunchSpec) -> Result<Launched, ContainerizerError> {
         let id = &spec.container_id;
+        if spec.image.is_some()
+            && !self
+                .inner
+                .isolators
+                .iter()
+                .any(|i| i.name() == "docker/runtime")
+        {
+            return Err(ContainerizerError::Isolator {
+                isolator: "docker/runtime",
+                op: "prepare",
+                id: id.clone(),
+                source: crate::error::IsolatorError::Unsupported {
+                    what: "container images without --image_providers=docker and the docker/runtime isolator",
+                },
+            });
+        }
         let mut info = LaunchInfo::default();
         for isolator in &self.inner.isolators {
             match isolator.prepare(spec).await {

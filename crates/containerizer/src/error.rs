@@ -31,6 +31,11 @@ pub enum SpecError {
         resource: &'static str,
         reason: &'static str,
     },
+    #[error("invalid container image: {0}")]
+    InvalidImage(String),
+    /// An invalid POSIX resource limit (`ContainerInfo.rlimit_info`).
+    #[error(transparent)]
+    InvalidRlimit(#[from] crate::rlimits::RlimitError),
 }
 
 /// Why a launch failed. A failed launch leaves no process and no container entry behind.
@@ -137,6 +142,15 @@ pub enum IsolatorError {
     UnknownContainer(ContainerId),
     #[error("{what} is not supported on this host")]
     Unsupported { what: &'static str },
+    /// The container's image could not be pulled or provisioned.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    /// No GPU is free for the container (`gpu/nvidia`).
+    #[error("{requested} GPUs requested, {free} free")]
+    GpusUnavailable { requested: u32, free: u32 },
+    /// Resource limits that cannot be set (`posix/rlimits`).
+    #[error(transparent)]
+    Rlimit(#[from] crate::rlimits::RlimitError),
     /// Processes of the container's cgroups survived the kill timeout (e.g. stuck in
     /// uninterruptible sleep). The cgroups stay; cleanup can be retried.
     #[error("container {id}: processes {remaining:?} survived the cgroup kill")]

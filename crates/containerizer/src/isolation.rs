@@ -3,9 +3,13 @@
 //! Names: `cgroups/cpu`, `cgroups/mem`, `cgroups/pids` (enforce through cgroups, see
 //! [`cgroups`](crate::cgroups)); `posix/cpu`, `posix/mem`, `posix/usage` (enforce nothing,
 //! only report usage from `/proc`; all three are the same [`PosixUsageIsolator`]);
+//! `posix/rlimits` ([`PosixRlimitsIsolator`]: POSIX resource limits, before the namespaces);
 //! `namespaces/pid` and `filesystem/tmp` (see [`PidNamespaceIsolator`] and
 //! [`PrivateTmpIsolator`]; they need root, and come after the cgroup isolators whatever the
-//! order of the list, so that the cgroups are joined first).
+//! order of the list, so that the cgroups are joined first). `filesystem/linux`,
+//! `docker/runtime` and `gpu/nvidia` are accepted here but not built: they need the agent's
+//! image and GPU flags, so the agent builds them ([`ImageIsolator`](crate::image::ImageIsolator),
+//! [`GpuIsolator`](crate::gpu::GpuIsolator)) and appends them last.
 //!
 //! # Fallback
 //!
@@ -30,6 +34,7 @@ use nix::unistd::geteuid;
 use crate::error::{IsolationError, IsolatorError};
 use crate::isolator::Isolator;
 use crate::namespaces::{PidNamespaceIsolator, PrivateTmpIsolator};
+use crate::rlimits::PosixRlimitsIsolator;
 use crate::spec::ContainerId;
 use crate::usage::{PosixUsageIsolator, ProcfsUsage};
 
@@ -44,10 +49,23 @@ pub enum IsolatorKind {
     PosixUsage,
     NamespacesPid,
     FilesystemTmp,
+    /// `filesystem/linux`: needed for container images (built by the agent with
+    /// [`ImageIsolator`](crate::image::ImageIsolator)).
+    FilesystemLinux,
+    /// `docker/runtime`: the [`ImageIsolator`](crate::image::ImageIsolator), built by the
+    /// agent from `--docker_registry`/`--docker_store_dir`.
+    DockerRuntime,
+    /// `gpu/nvidia`: the [`GpuIsolator`](crate::gpu::GpuIsolator), built by the agent.
+    GpuNvidia,
+    /// `disk/du`: sandbox disk usage (and quota with `--enforce_container_disk_quota`), built
+    /// by the agent.
+    DiskDu,
+    /// `posix/rlimits`: POSIX resource limits ([`PosixRlimitsIsolator`]).
+    PosixRlimits,
 }
 
 impl IsolatorKind {
-    pub const ALL: [IsolatorKind; 8] = [
+    pub const ALL: [IsolatorKind; 13] = [
         IsolatorKind::CgroupsCpu,
         IsolatorKind::CgroupsMem,
         IsolatorKind::CgroupsPids,
@@ -56,6 +74,11 @@ impl IsolatorKind {
         IsolatorKind::PosixUsage,
         IsolatorKind::NamespacesPid,
         IsolatorKind::FilesystemTmp,
+        IsolatorKind::FilesystemLinux,
+        IsolatorKind::DockerRuntime,
+        IsolatorKind::GpuNvidia,
+        IsolatorKind::DiskDu,
+        IsolatorKind::PosixRlimits,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +91,11 @@ impl IsolatorKind {
             IsolatorKind::PosixUsage => "posix/usage",
             IsolatorKind::NamespacesPid => "namespaces/pid",
             IsolatorKind::FilesystemTmp => "filesystem/tmp",
+            IsolatorKind::FilesystemLinux => "filesystem/linux",
+            IsolatorKind::DockerRuntime => "docker/runtime",
+            IsolatorKind::GpuNvidia => "gpu/nvidia",
+            IsolatorKind::DiskDu => "disk/du",
+            IsolatorKind::PosixRlimits => crate::rlimits::POSIX_RLIMITS,
         }
     }
 
@@ -175,6 +203,9 @@ impl Isolation {
                     }
                 }
             }
+        }
+        if self.kinds.contains(&IsolatorKind::PosixRlimits) {
+            isolators.push(Box::new(PosixRlimitsIsolator));
         }
         for (kind, isolator) in [
             (
@@ -321,6 +352,8 @@ mod tests {
         assert_eq!(names_of(&isolators), vec!["posix/usage"]);
         let isolators = build_isolators("posix/cpu,posix/mem", &CgroupMode::None).unwrap();
         assert_eq!(names_of(&isolators), vec!["posix/usage"]);
+        let isolators = build_isolators("posix/rlimits,posix/cpu", &CgroupMode::None).unwrap();
+        assert_eq!(names_of(&isolators), vec!["posix/rlimits", "posix/usage"]);
         assert!(build_isolators("", &CgroupMode::None).unwrap().is_empty());
     }
 

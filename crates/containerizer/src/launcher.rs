@@ -154,6 +154,10 @@ pub enum PreExec {
     /// Unshare the mount namespace, make every mount private (nothing propagates back to the
     /// host), then mount these in order.
     PrivateMounts { mounts: Vec<Mount> },
+    /// Enter a provisioned image rootfs (own mount namespace, sandbox at
+    /// `/mnt/mesos/sandbox`, `/proc`, minimal `/dev`, `pivot_root`); see
+    /// [`RootfsPlan`](crate::image::RootfsPlan). Put it last.
+    EnterRootfs(crate::image::RootfsPlan),
 }
 
 /// A mount for [`PreExec::PrivateMounts`], prepared (as C strings) in the agent.

@@ -17,6 +17,13 @@
 //!   on hosts without cgroups.
 //! * [`build_isolators`] / [`Isolation`]: isolators by Mesos-like names
 //!   (`cgroups/cpu,cgroups/mem,cgroups/pids,posix/usage`) for the detected [`CgroupMode`].
+//! * [`image`]: container images (`docker/runtime` + `filesystem/linux`): a local puller for
+//!   `docker save`/OCI archives with a layer cache, the `copy` provisioner with whiteouts,
+//!   image configs, and [`RootfsPlan`](image::RootfsPlan) to enter a rootfs (`pivot_root`).
+//! * [`gpu`]: `gpu/nvidia`: NVIDIA device detection, GPU allocation and the cgroup v1
+//!   `devices` rules (not enforced on cgroup v2).
+//! * [`rlimits`]: `posix/rlimits`: POSIX resource limits (`ContainerInfo.rlimit_info`) set in
+//!   the child before exec.
 //! * [`fake`]: [`FakeLauncher`](fake::FakeLauncher) and [`FakeIsolator`](fake::FakeIsolator)
 //!   for unit tests of the agent, always compiled.
 //!
@@ -32,19 +39,22 @@
 //! # Unsafe code
 //!
 //! This is the only crate of Corral allowed `unsafe`, and only in the private `sys` module:
-//! the pre-exec hook that runs between fork and exec (with the namespace setup), and
-//! `pidfd_open`.
+//! the pre-exec hook that runs between fork and exec (with the namespace setup and entering
+//! an image's rootfs), and `pidfd_open`.
 
 pub mod cgroups;
 mod containerizer;
 mod error;
 pub mod fake;
+pub mod gpu;
+pub mod image;
 mod isolation;
 mod isolator;
 mod launcher;
 mod namespaces;
 mod posix;
 pub mod procfs;
+pub mod rlimits;
 mod spec;
 mod sys;
 mod usage;
@@ -67,5 +77,9 @@ pub use nix::sys::resource::Resource;
 /// Signals, re-exported so that callers need no direct `nix` dependency.
 pub use nix::sys::signal::Signal;
 pub use posix::{PosixLauncher, DEFAULT_KILL_TIMEOUT};
-pub use spec::{Command, ContainerId, LaunchSpec, ResourceLimits, MAX_CONTAINER_ID_LEN, SHELL};
+pub use rlimits::{PosixRlimitsIsolator, Rlimit, RlimitError, RlimitResource, RlimitValue};
+pub use spec::{
+    Command, ContainerId, ContainerImage, ImageTarget, LaunchSpec, ResourceLimits,
+    MAX_CONTAINER_ID_LEN, SHELL,
+};
 pub use usage::{PosixUsageIsolator, ProcfsUsage, ResourceUsage};

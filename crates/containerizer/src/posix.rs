@@ -444,7 +444,7 @@ fn foreign_pid(pid: u32) -> Option<Pid> {
 
 /// Resolves `name` to the identity to switch to. `None` when no switch is needed: the agent
 /// already runs as that user and is not root (an unprivileged agent could not call setgroups).
-fn resolve_user(name: &str) -> Result<Option<Identity>, LaunchError> {
+pub(crate) fn resolve_user(name: &str) -> Result<Option<Identity>, LaunchError> {
     let lookup_error = |source| LaunchError::UserLookup {
         user: name.to_owned(),
         source,

@@ -109,6 +109,8 @@ pub struct ResourceLimits {
     pub mem_bytes: Option<u64>,
     /// Maximum number of processes and threads.
     pub pids: Option<u64>,
+    /// Sandbox disk quota in bytes (the agent's `disk/du` isolator measures against it).
+    pub disk_bytes: Option<u64>,
 }
 
 impl ResourceLimits {
@@ -137,6 +139,27 @@ impl ResourceLimits {
     }
 }
 
+/// A container image (Mesos's `ContainerInfo.mesos.image` of type `DOCKER`), provisioned by
+/// the [`ImageIsolator`](crate::image::ImageIsolator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerImage {
+    /// The Docker image name, `repo[:tag]`.
+    pub name: String,
+    /// What runs in the image's rootfs.
+    pub target: ImageTarget,
+}
+
+/// What runs in a [`ContainerImage`]'s rootfs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageTarget {
+    /// The launched program itself (an executor whose `ExecutorInfo` has the image).
+    Container,
+    /// Only the command executor's task: the executor runs on the host and finds the rootfs
+    /// through [`TASK_ROOTFS_ENV`](crate::image::TASK_ROOTFS_ENV), as Mesos's command
+    /// executor gets `--rootfs`.
+    CommandTask,
+}
+
 /// Everything needed to start one container.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchSpec {
@@ -155,6 +178,12 @@ pub struct LaunchSpec {
     /// Run as this user (setgid, supplementary groups, setuid). `None` keeps the agent's user.
     pub user: Option<String>,
     pub resources: ResourceLimits,
+    /// The container image, if any (needs the `docker/runtime` isolator).
+    pub image: Option<ContainerImage>,
+    /// Whole GPUs for the container (the `gpu/nvidia` isolator allocates them).
+    pub gpus: u32,
+    /// POSIX resource limits (set by the `posix/rlimits` isolator; see [`crate::rlimits`]).
+    pub rlimits: Vec<crate::rlimits::Rlimit>,
 }
 
 impl LaunchSpec {
@@ -175,6 +204,9 @@ impl LaunchSpec {
             stderr_path: PathBuf::from("stderr"),
             user: None,
             resources: ResourceLimits::default(),
+            image: None,
+            gpus: 0,
+            rlimits: Vec::new(),
         }
     }
 
@@ -212,6 +244,11 @@ impl LaunchSpec {
             }
             no_nul("user", user)?;
         }
+        if let Some(image) = &self.image {
+            crate::image::ImageReference::parse(&image.name)
+                .map_err(|e| SpecError::InvalidImage(e.to_string()))?;
+        }
+        crate::rlimits::validate_rlimits(&self.rlimits)?;
         self.resources.validate()
     }
 

@@ -1,9 +1,11 @@
 //! The crate's only `unsafe` code: what runs in the child between fork and exec (including
-//! the namespace setup in [`ns`]), and `pidfd_open`. Keep this module small; everything here
+//! the namespace setup in [`ns`] and entering an image's rootfs in [`rootfs`]), and
+//! `pidfd_open`. Keep this module small; everything here
 //! must be audited by hand.
 #![allow(unsafe_code)]
 
 mod ns;
+mod rootfs;
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -14,6 +16,7 @@ use nix::unistd::{setgid, setgroups, setsid, setuid, write, Gid, Uid};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use crate::image::RootfsPlan;
 use crate::launcher::PreExec;
 
 /// The identity to switch to in the child.
@@ -56,14 +59,44 @@ impl ChildSetup {
                 // Returns only in the program, PID 2 of the new namespace.
                 PreExec::PidNamespace => ns::pid_namespace()?,
                 PreExec::PrivateMounts { mounts } => ns::private_mounts(mounts)?,
+                PreExec::EnterRootfs(plan) => rootfs::enter(plan)?,
             }
         }
         if let Some(identity) = &self.identity {
-            setgroups(&identity.groups).map_err(errno)?;
-            setgid(identity.gid).map_err(errno)?;
-            setuid(identity.uid).map_err(errno)?;
+            identity.switch()?;
         }
         Ok(())
+    }
+}
+
+impl Identity {
+    /// Drops privileges: supplementary groups, gid, uid last.
+    fn switch(&self) -> io::Result<()> {
+        setgroups(&self.groups).map_err(errno)?;
+        setgid(self.gid).map_err(errno)?;
+        setuid(self.uid).map_err(errno)
+    }
+}
+
+/// Makes a `std` command enter `plan`'s rootfs before exec, then switch to `identity`
+/// (used by the command executor, whose tasks run in an image's rootfs).
+pub(crate) fn install_rootfs(
+    command: &mut std::process::Command,
+    plan: RootfsPlan,
+    identity: Option<Identity>,
+) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: as in `install`: the closure only reads data prepared before the fork and makes
+    // system calls (unshare, mount, chdir, pivot_root, umount2, chroot, setgroups, setgid,
+    // setuid); errors are built without allocating.
+    unsafe {
+        command.pre_exec(move || {
+            rootfs::enter(&plan)?;
+            if let Some(identity) = &identity {
+                identity.switch()?;
+            }
+            Ok(())
+        });
     }
 }
 

@@ -43,6 +43,9 @@ pub struct ResourceUsage {
     pub threads: Option<u64>,
     /// Cap on processes plus threads.
     pub pids_limit: Option<u64>,
+    /// Sandbox disk usage and quota (the agent's `disk/du` isolator).
+    pub disk_used_bytes: Option<u64>,
+    pub disk_limit_bytes: Option<u64>,
 }
 
 impl ResourceUsage {
@@ -72,6 +75,8 @@ impl ResourceUsage {
             processes,
             threads,
             pids_limit,
+            disk_used_bytes,
+            disk_limit_bytes,
         );
     }
 }

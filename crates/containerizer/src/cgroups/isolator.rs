@@ -246,6 +246,7 @@ mod tests {
             cpus: Some(2.0),
             mem_bytes: Some(64 << 20),
             pids: Some(32),
+            disk_bytes: None,
         };
         let id = &spec.container_id;
         let dir = tmp.path().join("c1");
