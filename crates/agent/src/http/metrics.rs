@@ -140,14 +140,14 @@ fn metric_name(state: &str) -> String {
 }
 
 /// A live executor's container and its usage.
-struct Measured<'a> {
-    framework_id: &'a str,
-    executor: &'a Executor,
-    statistics: v1::ResourceStatistics,
+pub(super) struct Measured<'a> {
+    pub(super) framework_id: &'a str,
+    pub(super) executor: &'a Executor,
+    pub(super) statistics: v1::ResourceStatistics,
 }
 
 /// Usage of every live executor container the containerizer can measure.
-async fn measure<'a>(state: &HttpState, snapshot: &'a Snapshot) -> Vec<Measured<'a>> {
+pub(super) async fn measure<'a>(state: &HttpState, snapshot: &'a Snapshot) -> Vec<Measured<'a>> {
     let mut out = Vec::new();
     for framework in &snapshot.frameworks {
         for executor in framework.executors.values() {
@@ -210,6 +210,8 @@ pub(crate) fn resource_statistics(
         mem_file_bytes: usage.mem_file_bytes,
         mem_mapped_file_bytes: usage.mem_mapped_file_bytes,
         mem_swap_bytes: usage.mem_swap_bytes,
+        disk_used_bytes: usage.disk_used_bytes,
+        disk_limit_bytes: usage.disk_limit_bytes,
         ..Default::default()
     }
 }
@@ -286,6 +288,8 @@ mod tests {
             processes: Some(2),
             threads: Some(5),
             pids_limit: Some(64),
+            disk_used_bytes: Some(1 << 20),
+            disk_limit_bytes: Some(2 << 20),
         };
         let held = parse_resources("cpus:1;mem:128").unwrap();
         let s = resource_statistics(&usage, &held, 7.0);
@@ -308,6 +312,8 @@ mod tests {
             ("mem_swap_bytes", json!(0)),
             ("processes", json!(2)),
             ("threads", json!(5)),
+            ("disk_used_bytes", json!(1 << 20)),
+            ("disk_limit_bytes", json!(2 << 20)),
         ] {
             assert_eq!(json[field], value, "{field} in {json}");
         }

@@ -7,9 +7,13 @@
 //! | `/state`, `/flags`, `/version`, `/health` | `state.rs` |
 //! | `/metrics/snapshot`, `/monitor/statistics`, `/containers` | `metrics.rs` |
 //! | `/files/{browse,read,download,debug}` | `files.rs` |
+//! | `/api/v1` (operator API) | `operator.rs` |
+//! | `/metrics/prometheus` | `prometheus.rs` |
 
 mod files;
 mod metrics;
+mod operator;
+mod prometheus;
 mod state;
 
 use std::convert::Infallible;
@@ -75,6 +79,8 @@ pub fn service(
        + 'static {
     let router = Router::new()
         .route("/api/v1/executor", any(crate::executor_api::executor_api))
+        .route("/api/v1", any(operator::handle))
+        .route("/metrics/prometheus", get(prometheus::prometheus))
         .route("/state", get(state::state))
         .route("/flags", get(state::flags))
         .route("/version", get(state::version))
