@@ -34,6 +34,17 @@ START=$(date +%s)
 log() { printf '[install-test-deps] %s\n' "$*"; }
 die() { printf '[install-test-deps] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# ---- system packages ---------------------------------------------------------
+# busybox-static: the test images of image-based containers (crates/containerizer/tests/
+# image.rs, tests/e2e/test_image_containers.py) are built from a static busybox.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && ! dpkg -s busybox-static >/dev/null 2>&1; then
+  log "installing busybox-static (test images)"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }; } \
+    || log "WARNING: cannot install busybox-static; the image tests will skip"
+fi
+
 # ---- pinned versions ---------------------------------------------------------
 # Build tools, used with --no-build-isolation for the sdist-only packages
 # (pymesos, docopt) so that no unpinned setuptools is fetched.
@@ -63,6 +74,55 @@ HTTP_PARSER_FILES=(__init__ http pyparser reader util _socketio)
 STAMP_FILE="$VENV/.corral-test-deps.stamp"
 STAMP="$(printf '%s\n' "${BUILD_REQS[@]}" "${REQS[@]}" "${NODEPS_REQS[@]}" \
   "http-parser==$HTTP_PARSER_VERSION" "${HTTP_PARSER_FILES[@]}" | sha256sum | cut -c1-16)"
+
+# ---- ZooKeeper (scripts/zk-ensemble.sh, crates/store/tests/zk.rs, tests/e2e) ----
+# The HA/registry tests run real ZooKeeper servers from the Debian package's jars with a
+# headless JRE. Installed when root and missing; otherwise those tests skip with the reason.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${CORRAL_SKIP_ZOOKEEPER:-}" ]; then
+  ZK_PKGS=()
+  for pkg in zookeeper default-jre-headless; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || ZK_PKGS+=("$pkg")
+  done
+  if [ ${#ZK_PKGS[@]} -gt 0 ]; then
+    log "installing Debian packages for the ZooKeeper tests: ${ZK_PKGS[*]}"
+    apt-get update -qq || log "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${ZK_PKGS[@]}" >/dev/null \
+      || die "apt-get install ${ZK_PKGS[*]} failed"
+  fi
+  [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1 \
+    || die "ZooKeeper jars or java missing after install"
+fi
+
+# ---- Docker (tests/e2e/test_docker.py) ----------------------------------------
+# The Docker e2e tests run a private dockerd (scripts/docker-engine.sh, which also installs
+# these itself) with a local busybox-static image. Installed here when root, skipped
+# otherwise (those tests then skip with the reason). Idempotent: only missing packages.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${CORRAL_SKIP_DOCKER:-}" ]; then
+  DOCKER_PKGS=()
+  for pkg in docker.io busybox-static; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || DOCKER_PKGS+=("$pkg")
+  done
+  if [ ${#DOCKER_PKGS[@]} -gt 0 ]; then
+    log "installing Debian packages for the Docker tests: ${DOCKER_PKGS[*]}"
+    apt-get update -qq || log "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${DOCKER_PKGS[@]}" >/dev/null \
+      || die "apt-get install ${DOCKER_PKGS[*]} failed"
+  fi
+fi
+
+# ---- network namespaces (tests/e2e/test_partitions.py, test_ha.py M4) ----------
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  NET_PKGS=()
+  for pkg in iproute2 iptables; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || NET_PKGS+=("$pkg")
+  done
+  if [ ${#NET_PKGS[@]} -gt 0 ]; then
+    log "installing Debian packages for the partition tests: ${NET_PKGS[*]}"
+    apt-get update -qq || log "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${NET_PKGS[@]}" >/dev/null \
+      || die "apt-get install ${NET_PKGS[*]} failed"
+  fi
+fi
 
 # ---- verification (also the fast path of a second run) -----------------------
 verify() {

@@ -14,9 +14,21 @@ quick=0
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 start=$(date +%s)
 
+if [[ $quick -eq 0 ]]; then
+  # First, so that the Rust integration tests find them too: ZooKeeper and a JRE, the Docker
+  # engine, busybox-static (test images), iptables/iproute2, and the Python clients in .venv.
+  step "install test dependencies (ZooKeeper, Docker engine, busybox, Python clients)"
+  scripts/install-test-deps.sh
+fi
+
 step "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build the corral binary"
+# Before the Rust tests: the agent's real-executor and volume tests run `corral executor`.
+cargo build --bin corral --quiet
+export CORRAL_BIN="$PWD/target/debug/corral"
 
 step "Rust tests (unit, property, integration)"
 # CI runs property tests from a fixed seed so that a result can be reproduced; run them
@@ -36,13 +48,6 @@ echo "Rust: ${rust_passed} passed"
 if [[ $quick -eq 1 ]]; then
   exit 0
 fi
-
-step "install test dependencies (Python clients)"
-scripts/install-test-deps.sh
-
-step "build the corral binary"
-cargo build --bin corral --quiet
-export CORRAL_BIN="$PWD/target/debug/corral"
 
 step "end-to-end: real corral processes, real clients (pymesos, mesoshttp, avmesos-cli)"
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

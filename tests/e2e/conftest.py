@@ -64,6 +64,28 @@ def pytest_configure(config):
             + f"\nrun {REPO}/scripts/install-test-deps.sh and use {REPO}/.venv/bin/pytest")
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """In CI every facility the tests need is installed by scripts/install-test-deps.sh, so a
+    skipped test means a real part (ZooKeeper, Docker, cgroups, netns) silently went missing:
+    make that a failure instead of a quiet pass."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if os.environ.get("CI") and skipped:
+        terminalreporter.write_line(
+            f"CI: {len(skipped)} e2e test(s) skipped; in CI that is a failure:", red=True)
+        for report in skipped:
+            terminalreporter.write_line(f"  {report.nodeid}: {report.longrepr}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") and _count_skips(session) > 0:
+        session.exitstatus = 1
+
+
+def _count_skips(session):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    return len(reporter.stats.get("skipped", [])) if reporter else 0
+
+
 # ------------------------------------------------------------- ports ----
 
 _USED_PORTS = set()
@@ -454,3 +476,21 @@ def pytest_runtest_makereport(item, call):
                     proc.shown_log_size = size
                     report.sections.append((f"corral {proc.name} ({cluster.base_dir.name})", proc.tail()))
     return report
+
+
+# ---- ZooKeeper (issue 5) --------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def zk_ensemble(tmp_path_factory):
+    """One 3-node ZooKeeper ensemble for the whole session (tests/e2e/zookeeper.py): use
+    `zk_ensemble.url("/some-unique-path")`. Skips the test if java or ZooKeeper is missing."""
+    from zookeeper import ZkEnsemble
+    missing = ZkEnsemble.missing()
+    if missing:
+        pytest.skip(f"needs ZooKeeper: {missing}")
+    ensemble = ZkEnsemble(tmp_path_factory.mktemp("zk-ensemble"), n=3)
+    try:
+        ensemble.start()
+        yield ensemble
+    finally:
+        ensemble.stop()

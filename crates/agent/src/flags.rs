@@ -11,6 +11,9 @@ use corral_containerizer::Isolation;
 
 use crate::error::AgentError;
 
+mod sandbox;
+pub use sandbox::SandboxFlags;
+
 /// Mesos's default `--isolation`: usage reports from `/proc`, no enforcement.
 pub const DEFAULT_ISOLATION: &str = "posix/cpu,posix/mem";
 
@@ -34,7 +37,8 @@ pub struct AgentFlags {
     #[arg(long = "advertise_ip", env = "MESOS_ADVERTISE_IP")]
     pub advertise_ip: Option<IpAddr>,
 
-    /// The master: `host:port` or `http://host:port` (`zk://` is not supported yet).
+    /// The master: `host:port`, `http://host:port`, or `zk://host:port[,host:port...]/path`
+    /// to follow the leader elected in ZooKeeper.
     #[arg(long = "master", env = "MESOS_MASTER")]
     pub master: String,
 
@@ -95,11 +99,26 @@ pub struct AgentFlags {
     )]
     pub switch_user: bool,
 
+    /// Size limit of the fetcher cache (`2GB`, `512MB`, bytes); least recently used entries
+    /// are evicted beyond it.
+    #[arg(
+        long = "fetcher_cache_size",
+        env = "MESOS_FETCHER_CACHE_SIZE",
+        default_value = "2GB",
+        value_parser = corral_fetcher::parse_size
+    )]
+    pub fetcher_cache_size: u64,
+
+    /// Directory of the fetcher cache (URIs with `cache: true`); default `<work_dir>/fetch`.
+    #[arg(long = "fetcher_cache_dir", env = "MESOS_FETCHER_CACHE_DIR")]
+    pub fetcher_cache_dir: Option<PathBuf>,
+
     /// Isolators, comma-separated (Mesos's `--isolation`): `posix/cpu`, `posix/mem`,
     /// `posix/usage` (usage from `/proc` only), `cgroups/cpu` (shares, plus a CFS quota with
     /// `--cgroups_enable_cfs`), `cgroups/mem` (hard limit; the OOM killer acting fails the
     /// tasks with `REASON_CONTAINER_LIMITATION_MEMORY`), `cgroups/pids` (`pids.max`, see
-    /// `--default_container_pids_limit`), `namespaces/pid`, `filesystem/tmp`. On a host
+    /// `--default_container_pids_limit`), `namespaces/pid`, `filesystem/tmp`, `posix/rlimits`
+    /// (POSIX resource limits from `ContainerInfo.rlimit_info`). On a host
     /// without cgroups the `cgroups/*` isolators fall back to `posix/usage` with a warning.
     #[arg(
         long = "isolation",
@@ -138,6 +157,141 @@ pub struct AgentFlags {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub default_container_pids_limit: u64,
+
+    /// Largest interval between resends of an unacknowledged status update (Mesos's
+    /// `STATUS_UPDATE_RETRY_INTERVAL_MAX`, 10 mins; tests shrink it).
+    #[arg(
+        long = "status_update_retry_interval_max",
+        env = "MESOS_STATUS_UPDATE_RETRY_INTERVAL_MAX",
+        default_value = "10mins",
+        value_parser = parse_duration
+    )]
+    pub status_update_retry_interval_max: Duration,
+
+    /// What to do with the executors of checkpointing frameworks found at start:
+    /// `reconnect` (re-adopt them and wait for them to re-subscribe) or `cleanup` (kill them,
+    /// report their tasks terminal, and exit).
+    #[arg(
+        long = "recover",
+        env = "MESOS_RECOVER",
+        default_value = "reconnect",
+        value_parser = ["reconnect", "cleanup"]
+    )]
+    pub recover: String,
+
+    /// Whether unreadable checkpoints fail recovery (`true`) or are skipped (`false`).
+    #[arg(
+        long = "strict",
+        env = "MESOS_STRICT",
+        default_value_t = true,
+        action = ArgAction::Set
+    )]
+    pub strict: bool,
+
+    /// How long executors of checkpointing frameworks keep trying to reach a restarting agent
+    /// before they shut down (their `MESOS_RECOVERY_TIMEOUT`).
+    #[arg(
+        long = "recovery_timeout",
+        env = "MESOS_RECOVERY_TIMEOUT",
+        default_value = "15mins",
+        value_parser = parse_duration
+    )]
+    pub recovery_timeout: Duration,
+
+    /// How long a restarted agent waits for recovered executors to re-subscribe before it
+    /// destroys the others and registers with the master (at most 15 secs, as in Mesos).
+    #[arg(
+        long = "executor_reregistration_timeout",
+        env = "MESOS_EXECUTOR_REREGISTRATION_TIMEOUT",
+        default_value = "2secs",
+        value_parser = parse_reregistration_timeout
+    )]
+    pub executor_reregistration_timeout: Duration,
+
+    /// Container image providers, comma-separated: `docker` (Mesos's `--image_providers`;
+    /// `appc` is not supported). Needs `filesystem/linux,docker/runtime` in `--isolation`.
+    #[arg(long = "image_providers", env = "MESOS_IMAGE_PROVIDERS")]
+    pub image_providers: Option<String>,
+
+    /// Where Docker images come from. Only a local directory is supported: image archives
+    /// (`docker save` or OCI layout tarballs) named `<image name>.tar`, e.g.
+    /// `busybox:latest.tar` or `corral-test/marker.tar`.
+    #[arg(
+        long = "docker_registry",
+        env = "MESOS_DOCKER_REGISTRY",
+        default_value = "https://registry-1.docker.io"
+    )]
+    pub docker_registry: String,
+
+    /// The cache of unpacked image layers.
+    #[arg(
+        long = "docker_store_dir",
+        env = "MESOS_DOCKER_STORE_DIR",
+        default_value = "/tmp/mesos/store/docker"
+    )]
+    pub docker_store_dir: PathBuf,
+
+    /// How container rootfses are built from image layers: only `copy` is supported.
+    #[arg(
+        long = "image_provisioner_backend",
+        env = "MESOS_IMAGE_PROVISIONER_BACKEND"
+    )]
+    pub image_provisioner_backend: Option<String>,
+
+    /// With `gpu/nvidia`: the GPUs (minor numbers, e.g. `0,1`) this agent offers; default all
+    /// `/dev/nvidia<N>` found.
+    #[arg(long = "nvidia_gpu_devices", env = "MESOS_NVIDIA_GPU_DEVICES")]
+    pub nvidia_gpu_devices: Option<String>,
+
+    /// Containerizers, comma-separated (Mesos's `--containerizers`): `mesos` runs tasks as
+    /// processes; `docker` runs tasks whose ContainerInfo is DOCKER as Docker containers
+    /// through the Docker executor (`corral executor --docker`).
+    #[arg(
+        long = "containerizers",
+        env = "MESOS_CONTAINERIZERS",
+        default_value = "mesos",
+        value_parser = crate::docker::parse_containerizers
+    )]
+    pub containerizers: crate::docker::Containerizers,
+
+    /// The docker CLI (Mesos's `--docker`). Corral talks to the engine through its API on
+    /// `--docker_socket`; the CLI only runs COMMAND health checks of Docker tasks
+    /// (`docker exec`).
+    #[arg(long = "docker", env = "MESOS_DOCKER", default_value = "docker")]
+    pub docker: String,
+
+    /// The Docker engine's Unix socket.
+    #[arg(
+        long = "docker_socket",
+        env = "MESOS_DOCKER_SOCKET",
+        default_value = crate::docker::DEFAULT_SOCKET
+    )]
+    pub docker_socket: PathBuf,
+
+    /// Grace period between `docker stop`'s signal and SIGKILL for tasks without a kill
+    /// policy (Mesos's `--docker_stop_timeout`).
+    #[arg(
+        long = "docker_stop_timeout",
+        env = "MESOS_DOCKER_STOP_TIMEOUT",
+        default_value = "0ns",
+        value_parser = parse_duration
+    )]
+    pub docker_stop_timeout: Duration,
+
+    /// Task output rotation and rate limit, sandbox GC, `disk/du` ([`SandboxFlags`]).
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+}
+
+/// Mesos's cap on `--executor_reregistration_timeout`.
+pub const MAX_EXECUTOR_REREGISTRATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn parse_reregistration_timeout(text: &str) -> Result<Duration, String> {
+    let value = parse_duration(text)?;
+    if value > MAX_EXECUTOR_REREGISTRATION_TIMEOUT {
+        return Err(format!("'{text}' is more than the maximum of 15secs"));
+    }
+    Ok(value)
 }
 
 #[derive(Parser)]
@@ -194,6 +348,14 @@ impl AgentFlags {
                 format_duration(self.status_update_retry_interval),
             ),
             ("switch_user", self.switch_user.to_string()),
+            ("fetcher_cache_size", self.fetcher_cache_size.to_string()),
+            (
+                "fetcher_cache_dir",
+                self.fetcher_cache_dir
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
             ("isolation", self.isolation.to_string()),
             ("cgroups_enable_cfs", self.cgroups_enable_cfs.to_string()),
             ("cgroups_root", self.cgroups_root.clone()),
@@ -201,7 +363,39 @@ impl AgentFlags {
                 "default_container_pids_limit",
                 self.default_container_pids_limit.to_string(),
             ),
+            (
+                "status_update_retry_interval_max",
+                format_duration(self.status_update_retry_interval_max),
+            ),
+            ("recover", self.recover.clone()),
+            ("strict", self.strict.to_string()),
+            ("recovery_timeout", format_duration(self.recovery_timeout)),
+            (
+                "executor_reregistration_timeout",
+                format_duration(self.executor_reregistration_timeout),
+            ),
+            ("image_providers", opt(&self.image_providers)),
+            ("docker_registry", self.docker_registry.clone()),
+            (
+                "docker_store_dir",
+                self.docker_store_dir.display().to_string(),
+            ),
+            (
+                "image_provisioner_backend",
+                opt(&self.image_provisioner_backend),
+            ),
+            ("nvidia_gpu_devices", opt(&self.nvidia_gpu_devices)),
+            ("containerizers", self.containerizers.to_string()),
+            ("docker", self.docker.clone()),
+            ("docker_socket", self.docker_socket.display().to_string()),
+            (
+                "docker_stop_timeout",
+                format_duration(self.docker_stop_timeout),
+            ),
         ]
+        .into_iter()
+        .chain(self.sandbox.to_map())
+        .collect()
     }
 }
 
@@ -245,10 +439,11 @@ pub fn master_url(master: &str) -> Result<String, AgentError> {
         reason: format!("'{master}': {reason}"),
     };
     let text = master.trim();
-    if text.starts_with("zk://") || text.starts_with("zoo://") {
-        return Err(bad(
-            "ZooKeeper master detection is not supported yet; give the master as host:port",
-        ));
+    if corral_election::ZkUrl::is_zk(text) {
+        // The leader is detected in ZooKeeper (see `master_link`).
+        return corral_election::ZkUrl::parse(text)
+            .map(|_| text.to_string())
+            .map_err(|e| bad(&e.to_string()));
     }
     if text.starts_with("https://") {
         return Err(bad("TLS to the master is not supported yet; use http://"));
@@ -324,7 +519,7 @@ mod tests {
         );
         assert_eq!(master_url("http://m1:5050/").unwrap(), "http://m1:5050");
         for bad in [
-            "zk://127.0.0.1:2181/mesos",
+            "zk://127.0.0.1:2181",
             "https://m:5050",
             "m1",
             ":5050",
@@ -333,7 +528,11 @@ mod tests {
         ] {
             assert!(master_url(bad).is_err(), "{bad}");
         }
-        let error = master_url("zk://h:2181/mesos").unwrap_err().to_string();
+        assert_eq!(
+            master_url("zk://h1:2181,h2:2181/mesos").unwrap(),
+            "zk://h1:2181,h2:2181/mesos"
+        );
+        let error = master_url("zk://h:x/mesos").unwrap_err().to_string();
         assert!(error.contains("ZooKeeper"), "{error}");
     }
 

@@ -58,6 +58,92 @@ pub struct LaunchConfig {
     pub home: Option<String>,
     /// Processes plus threads per container (`--default_container_pids_limit`).
     pub pids_limit: Option<u64>,
+    /// Containerizers and Docker settings (`--containerizers`, `--docker_*`).
+    pub docker: crate::docker::DockerLaunch,
+    /// The fetcher cache (`--fetcher_cache_dir`, `--fetcher_cache_size`).
+    pub fetcher: FetcherLaunch,
+}
+
+/// The agent's fetcher settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetcherLaunch {
+    /// The shared fetcher cache (used by URIs with `cache: true`).
+    pub cache: Option<corral_fetcher::CacheConfig>,
+}
+
+/// What the agent fetches into a sandbox before the executor starts: a custom executor's
+/// own `ExecutorInfo.command.uris` (the built-in executors fetch their tasks' URIs
+/// themselves), and the cache settings (the task user's cache directory is prepared too).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchPlan {
+    /// URIs to fetch into the sandbox.
+    pub uris: Vec<v1::command_info::Uri>,
+    /// The fetcher cache.
+    pub cache: Option<corral_fetcher::CacheConfig>,
+}
+
+/// The [`FetchPlan`] of an executor.
+pub fn fetch_plan(kind: ExecutorKind, info: &v1::ExecutorInfo, config: &LaunchConfig) -> FetchPlan {
+    let uris = match kind {
+        ExecutorKind::Custom => info
+            .command
+            .as_ref()
+            .map(|c| c.uris.clone())
+            .unwrap_or_default(),
+        ExecutorKind::Command | ExecutorKind::Default => Vec::new(),
+    };
+    FetchPlan {
+        uris,
+        cache: config.fetcher.cache.clone(),
+    }
+}
+
+/// Carries out a [`FetchPlan`] in `directory` (after [`prepare_sandbox`]): gives `user` a
+/// cache directory of its own (so an executor running as `user` can use the cache), then
+/// fetches the URIs, owned by `user`. The error is the launch failure's message.
+pub async fn prepare_fetch(
+    plan: &FetchPlan,
+    directory: &Path,
+    user: Option<&str>,
+) -> Result<(), String> {
+    if let (Some(cache), Some(user)) = (&plan.cache, user) {
+        if let Err(error) = user_cache_dir(cache, user) {
+            tracing::warn!(user, %error, "cannot prepare the user's fetcher cache directory");
+        }
+    }
+    if plan.uris.is_empty() {
+        return Ok(());
+    }
+    let owner = user.map(corral_fetcher::Owner::lookup).transpose()?;
+    let fetcher = corral_fetcher::Fetcher::new(corral_fetcher::FetcherConfig {
+        cache: plan.cache.clone(),
+        stall_timeout: None,
+    })
+    .map_err(|e| e.to_string())?;
+    let uris: Vec<corral_fetcher::UriSpec> = plan
+        .uris
+        .iter()
+        .map(corral_fetcher::UriSpec::from)
+        .collect();
+    fetcher
+        .fetch_all(&uris, directory, owner.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(directory = %directory.display(), uris = uris.len(), "fetched the executor's URIs");
+    Ok(())
+}
+
+/// `<cache>/<user>`, owned by `user`, mode 0700 (the cache root stays the agent's, 0755).
+fn user_cache_dir(cache: &corral_fetcher::CacheConfig, user: &str) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let owner = corral_fetcher::Owner::lookup(user).map_err(io::Error::other)?;
+    std::fs::create_dir_all(&cache.dir)?;
+    let dir = corral_fetcher::cache::Cache::new(cache.clone()).user_dir(Some(user));
+    if !dir.exists() {
+        std::fs::create_dir(&dir)?;
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    std::os::unix::fs::chown(&dir, Some(owner.uid), Some(owner.gid))
 }
 
 /// What the runtime needs to start one executor container.
@@ -81,6 +167,14 @@ pub struct LaunchRequest {
     pub volumes: Vec<crate::volumes::VolumeMount>,
     /// The container's resource limits (see [`container_limits`]).
     pub limits: ResourceLimits,
+    /// The container image (see [`crate::image::container_image`]).
+    pub image: Option<corral_containerizer::ContainerImage>,
+    /// Whole GPUs for the container (see [`crate::image::container_gpus`]).
+    pub gpus: u32,
+    /// POSIX resource limits (see [`container_rlimits`]).
+    pub rlimits: Vec<corral_containerizer::Rlimit>,
+    /// What to fetch before the executor starts.
+    pub fetch: FetchPlan,
 }
 
 /// The limits of an executor's container: the executor's resources plus `tasks'` (plus the
@@ -105,6 +199,9 @@ pub fn container_limits(
         cpus,
         mem_bytes,
         pids: pids_limit.filter(|&n| n > 0),
+        disk_bytes: summed_limit("disk", info, tasks, 0.0)
+            .filter(|mb| *mb > 0.0)
+            .map(mb_to_bytes),
     }
 }
 
@@ -156,7 +253,7 @@ pub fn sandbox_dir(
 
 /// The program of an executor. Custom executors run their `ExecutorInfo.command`
 /// (`shell: true`, the default, runs `/bin/sh -c value`; otherwise `value` is executed with
-/// `arguments[1..]`). `command.uris` are not fetched yet.
+/// `arguments[1..]`). Its `command.uris` are fetched before it starts ([`FetchPlan`]).
 pub fn executor_command(
     kind: ExecutorKind,
     info: &v1::ExecutorInfo,
@@ -164,6 +261,12 @@ pub fn executor_command(
 ) -> Result<Command, String> {
     let program = binary.display().to_string();
     match kind {
+        ExecutorKind::Command if crate::docker::is_docker(info.container.as_ref()) => {
+            Ok(Command::Exec {
+                program,
+                args: vec!["executor".to_string(), "--docker".to_string()],
+            })
+        }
         ExecutorKind::Command => Ok(Command::Exec {
             program,
             args: vec!["executor".to_string()],
@@ -180,13 +283,6 @@ pub fn executor_command(
             let value = command.value.clone().unwrap_or_default();
             if value.is_empty() {
                 return Err("Executor command has no 'value'".to_string());
-            }
-            if !command.uris.is_empty() {
-                tracing::warn!(
-                    executor_id = %info.executor_id.value,
-                    uris = command.uris.len(),
-                    "command URIs are not fetched yet (no fetcher); starting the executor without them"
-                );
             }
             if command.shell.unwrap_or(true) {
                 Ok(Command::Shell(value))
@@ -214,10 +310,17 @@ pub fn command_executor_info(
         .unwrap_or_default();
     let shown: String = shown.chars().take(128).collect();
     let program = binary.display().to_string();
+    // A DOCKER task's executor is the Docker executor, in charge of the task's container.
+    let docker = crate::docker::is_docker(task.container.as_ref());
+    let mut arguments = vec![program.clone(), "executor".to_string()];
+    if docker {
+        arguments.push("--docker".to_string());
+    }
     v1::ExecutorInfo {
         executor_id: v1::ExecutorId {
             value: task.task_id.value.clone(),
         },
+        container: task.container.clone().filter(|_| docker),
         framework_id: Some(v1::FrameworkId {
             value: framework_id.to_string(),
         }),
@@ -227,9 +330,15 @@ pub fn command_executor_info(
         )),
         source: Some(task.task_id.value.clone()),
         command: Some(v1::CommandInfo {
-            value: Some(program.clone()),
-            arguments: vec![program, "executor".to_string()],
+            value: Some(program),
+            arguments,
             shell: Some(false),
+            // Like Mesos, the command executor runs as the task's user.
+            user: task
+                .command
+                .as_ref()
+                .and_then(|c| c.user.clone())
+                .filter(|u| !u.is_empty()),
             ..Default::default()
         }),
         labels: task.labels.clone(),
@@ -255,6 +364,7 @@ pub fn executor_env(
     directory: &Path,
 ) -> Vec<(String, String)> {
     let framework_id = framework.id.as_ref().map_or("", |id| id.value.as_str());
+    let directory_path = directory.to_path_buf();
     let directory = directory.display().to_string();
     let checkpoint = framework.checkpoint.unwrap_or(false);
     let endpoint = config.endpoint.to_string();
@@ -288,6 +398,19 @@ pub fn executor_env(
     env.push(("PATH".into(), path));
     if let Some(home) = &config.home {
         env.push(("HOME".into(), home.clone()));
+    }
+    if let Some(cache) = &config.fetcher.cache {
+        env.push((
+            "MESOS_FETCHER_CACHE_DIR".into(),
+            cache.dir.display().to_string(),
+        ));
+        env.push((
+            "MESOS_FETCHER_CACHE_SIZE".into(),
+            cache.max_bytes.to_string(),
+        ));
+    }
+    if crate::docker::is_docker(info.container.as_ref()) {
+        env.extend(crate::docker::executor_env(&config.docker, &directory_path));
     }
     let variables = info
         .command
@@ -331,16 +454,22 @@ pub fn executor_user(
 /// Creates the sandbox (owned by `user` if set) and points `runs/latest` at it.
 pub fn prepare_sandbox(directory: &Path, user: Option<&str>) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    // An unknown user fails the launch before anything is created.
+    let owner = match user {
+        Some(user) => {
+            let found = nix::unistd::User::from_name(user).map_err(io::Error::from)?;
+            Some(found.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("user '{user}' does not exist on this agent"),
+                )
+            })?)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(directory)?;
     std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o750))?;
-    if let Some(user) = user {
-        let found = nix::unistd::User::from_name(user).map_err(io::Error::from)?;
-        let found = found.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("user '{user}' does not exist on this agent"),
-            )
-        })?;
+    if let Some(found) = owner {
         nix::unistd::chown(directory, Some(found.uid), Some(found.gid)).map_err(io::Error::from)?;
     }
     let (Some(runs), Some(name)) = (directory.parent(), directory.file_name()) else {
@@ -352,6 +481,52 @@ pub fn prepare_sandbox(directory: &Path, user: Option<&str>) -> io::Result<()> {
     std::fs::rename(&temporary, runs.join("latest"))
 }
 
+/// The POSIX resource limits of an executor's container (`ContainerInfo.rlimit_info`, set by
+/// the `posix/rlimits` isolator): for the command executor those of its task's container (as
+/// for images, the task's `ContainerInfo` describes the executor's container), else those of
+/// the executor's own container. An invalid limit is an error that fails the launch.
+pub fn container_rlimits(
+    kind: ExecutorKind,
+    info: &v1::ExecutorInfo,
+    tasks: &[v1::TaskInfo],
+) -> Result<Vec<corral_containerizer::Rlimit>, String> {
+    if kind == ExecutorKind::Command {
+        return rlimits_of(tasks.first().and_then(|t| t.container.as_ref()));
+    }
+    if tasks.iter().any(|t| {
+        t.container
+            .as_ref()
+            .and_then(|c| c.rlimit_info.as_ref())
+            .is_some_and(|r| !r.rlimits.is_empty())
+    }) {
+        return Err("RLimits on the tasks of a task group are not supported".into());
+    }
+    rlimits_of(info.container.as_ref())
+}
+
+/// Converts a container's `rlimit_info` (see [`corral_containerizer::rlimits`]).
+pub fn rlimits_of(
+    container: Option<&v1::ContainerInfo>,
+) -> Result<Vec<corral_containerizer::Rlimit>, String> {
+    use corral_containerizer::{Rlimit, RlimitResource};
+    let Some(info) = container.and_then(|c| c.rlimit_info.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let limits = info
+        .rlimits
+        .iter()
+        .map(|limit| {
+            let name = limit.r#type().as_str_name();
+            let resource = RlimitResource::from_mesos_name(name).ok_or_else(|| {
+                format!("Invalid rlimit: unknown type {name} ({:?})", limit.r#type)
+            })?;
+            Rlimit::from_parts(resource, limit.soft, limit.hard).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    corral_containerizer::rlimits::validate_rlimits(&limits).map_err(|e| e.to_string())?;
+    Ok(limits)
+}
+
 /// The containerizer's launch spec for a request.
 pub fn launch_spec(request: &LaunchRequest) -> Result<LaunchSpec, String> {
     let id = ContainerId::new(request.container_id.clone()).map_err(|e| e.to_string())?;
@@ -360,6 +535,10 @@ pub fn launch_spec(request: &LaunchRequest) -> Result<LaunchSpec, String> {
     spec.inherit_env = false;
     spec.user = request.user.clone();
     spec.resources = request.limits;
+    spec.image = request.image.clone();
+    spec.gpus = request.gpus;
+    spec.rlimits = request.rlimits.clone();
+    crate::image::run_executor_as_root_for_image(&mut spec);
     spec.validate().map_err(|e| e.to_string())?;
     Ok(spec)
 }
@@ -378,6 +557,8 @@ mod tests {
             path: Some("/bin".into()),
             home: None,
             pids_limit: None,
+            docker: Default::default(),
+            fetcher: Default::default(),
         }
     }
 
@@ -572,12 +753,74 @@ mod tests {
         assert_eq!(limits.cpus, None, "an infinite limit lifts the cap");
     }
 
+    fn rlimit_container(limits: &[(i32, Option<u64>, Option<u64>)]) -> v1::ContainerInfo {
+        v1::ContainerInfo {
+            rlimit_info: Some(v1::RLimitInfo {
+                rlimits: limits
+                    .iter()
+                    .map(|(kind, soft, hard)| v1::r_limit_info::RLimit {
+                        r#type: Some(*kind),
+                        soft: *soft,
+                        hard: *hard,
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rlimits_come_from_the_task_for_command_tasks() {
+        use corral_containerizer::{RlimitResource, RlimitValue};
+        use v1::r_limit_info::r_limit::Type;
+        let mut t = task(1.0, 32.0);
+        t.container = Some(rlimit_container(&[
+            (Type::RlmtNofile as i32, Some(123), Some(123)),
+            (Type::RlmtCore as i32, None, None),
+        ]));
+        let info = v1::ExecutorInfo::default();
+        let limits =
+            container_rlimits(ExecutorKind::Command, &info, std::slice::from_ref(&t)).unwrap();
+        assert_eq!(limits.len(), 2);
+        assert_eq!(limits[0].resource, RlimitResource::Nofile);
+        assert_eq!(
+            limits[0].value,
+            RlimitValue::Limited {
+                soft: 123,
+                hard: 123
+            }
+        );
+        assert_eq!(limits[1].value, RlimitValue::Unlimited);
+        // A custom executor's limits are its own container's.
+        assert!(container_rlimits(ExecutorKind::Custom, &info, &[])
+            .unwrap()
+            .is_empty());
+
+        for (bad, message) in [
+            (
+                (Type::RlmtNofile as i32, Some(1), None),
+                "must be set together",
+            ),
+            (
+                (Type::RlmtNofile as i32, Some(2), Some(1)),
+                "greater than hard limit",
+            ),
+            ((0, None, None), "unknown type"),
+        ] {
+            t.container = Some(rlimit_container(&[bad]));
+            let err = container_rlimits(ExecutorKind::Command, &info, std::slice::from_ref(&t))
+                .unwrap_err();
+            assert!(err.contains(message), "{err}");
+        }
+    }
+
     #[test]
     fn launch_spec_carries_the_limits() {
         let limits = ResourceLimits {
             cpus: Some(0.6),
             mem_bytes: Some(64 << 20),
             pids: Some(32),
+            disk_bytes: None,
         };
         let request = LaunchRequest {
             framework_id: "f".into(),
@@ -589,6 +832,10 @@ mod tests {
             user: None,
             volumes: vec![],
             limits,
+            image: None,
+            gpus: 0,
+            rlimits: vec![],
+            fetch: FetchPlan::default(),
         };
         assert_eq!(launch_spec(&request).unwrap().resources, limits);
     }

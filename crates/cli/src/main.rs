@@ -26,9 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a master.
-    Master(corral_master::MasterFlags),
+    Master(Box<corral_master::MasterFlags>),
     /// Run an agent.
-    Agent(daemons::AgentArgs),
+    Agent(Box<daemons::AgentArgs>),
     /// Run a built-in executor (started by the agent, configured from MESOS_* variables).
     Executor(daemons::ExecutorArgs),
     /// Run a master and one agent in this process: a one-machine cluster.
@@ -79,8 +79,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Master(flags) => daemons::master(flags).await,
-            Command::Agent(args) => daemons::agent(args).await,
+            Command::Master(flags) => daemons::master(*flags).await,
+            Command::Agent(args) => daemons::agent(*args).await,
             Command::Executor(args) => daemons::executor(args).await,
             Command::Up(args) => up::up(args).await,
             Command::Run(args) => run::run(args).await,

@@ -1,9 +1,14 @@
 //! The OS edge: starting a task's command in its own process group, signalling the group, and
 //! turning wait statuses into [`ExitStatus`].
 
+use std::collections::HashMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use corral_api::v1::environment::variable::Type as VariableType;
 use corral_api::v1::{CommandInfo, TaskInfo};
@@ -25,6 +30,9 @@ pub enum SpawnError {
     /// `CommandInfo.user` names an unknown user.
     #[error("unknown user '{0}'")]
     UnknownUser(String),
+    /// The task's container image rootfs cannot be entered.
+    #[error("cannot run the task in its container image: {0}")]
+    Rootfs(String),
     /// fork/exec failed.
     #[error("{program}: {error}")]
     Io {
@@ -44,6 +52,12 @@ pub fn command_for(
     sandbox: Option<&Path>,
 ) -> Result<tokio::process::Command, SpawnError> {
     let command = info.command.as_ref().ok_or(SpawnError::NoCommand)?;
+    // A task with a container image runs in the rootfs the agent provisioned.
+    let task_rootfs = corral_containerizer::image::TaskRootfs::from_env()
+        .map_err(|e| SpawnError::Rootfs(e.to_string()))?;
+    if let Some(task_rootfs) = task_rootfs {
+        return crate::rootfs::command_in_rootfs(command, &task_rootfs, sandbox);
+    }
     let value = command.value.clone().unwrap_or_default();
     let mut process = if command.shell.unwrap_or(true) {
         let mut sh = std::process::Command::new("/bin/sh");
@@ -76,7 +90,9 @@ pub fn command_for(
     Ok(process)
 }
 
-/// Spawns `info`'s command (see [`command_for`]).
+/// Spawns `info`'s command (see [`command_for`]). With the agent's logger settings in the
+/// environment ([`crate::logger`]) the output goes through pipes into rotated, rate-limited
+/// `stdout`/`stderr` files in the sandbox instead.
 pub fn spawn(info: &TaskInfo, sandbox: Option<&Path>) -> Result<tokio::process::Child, SpawnError> {
     let mut command = command_for(info, sandbox)?;
     let program = command
@@ -84,13 +100,64 @@ pub fn spawn(info: &TaskInfo, sandbox: Option<&Path>) -> Result<tokio::process::
         .get_program()
         .to_string_lossy()
         .into_owned();
-    command
+    let logger = crate::logger::LoggerConfig::from_env();
+    if logger.is_some() {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = command
         .spawn()
-        .map_err(|error| SpawnError::Io { program, error })
+        .map_err(|error| SpawnError::Io { program, error })?;
+    if let Some(config) = logger {
+        let dir = sandbox.map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf);
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let dir = dir.clone();
+            pumps.push(tokio::spawn(async move {
+                crate::logger::pump(out, &dir, "stdout", config.max_stdout_size, config).await;
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(async move {
+                crate::logger::pump(err, &dir, "stderr", config.max_stderr_size, config).await;
+            }));
+        }
+        if let Some(pid) = child.id() {
+            output_pumps().insert(pid, pumps);
+        }
+    }
+    Ok(child)
+}
+
+/// The logger tasks of each task process (by pid) still copying its output.
+fn output_pumps() -> std::sync::MutexGuard<'static, HashMap<u32, Vec<JoinHandle<()>>>> {
+    static PUMPS: OnceLock<Mutex<HashMap<u32, Vec<JoinHandle<()>>>>> = OnceLock::new();
+    PUMPS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How long the output of an ended task may still be copied (a process that left the
+/// task's group may keep the pipe open).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Waits (at most [`FLUSH_TIMEOUT`]) until the output of the ended task process `pid` is in
+/// its log files; immediate when its output was not piped.
+pub async fn output_flushed(pid: u32) {
+    let pumps = output_pumps().remove(&pid).unwrap_or_default();
+    if pumps.is_empty() {
+        return;
+    }
+    if tokio::time::timeout(FLUSH_TIMEOUT, futures::future::join_all(pumps))
+        .await
+        .is_err()
+    {
+        tracing::warn!(pid, "the task's output is still open; not waiting for it");
+    }
 }
 
 /// The command's `VALUE` variables (secrets are not resolved by the executor).
-fn variables(command: &CommandInfo) -> Vec<(String, String)> {
+pub(crate) fn variables(command: &CommandInfo) -> Vec<(String, String)> {
     let Some(environment) = &command.environment else {
         return Vec::new();
     };

@@ -1,8 +1,9 @@
 //! The runtime shell around [`Executor`]: the agent subscription (with reconnection), process
 //! spawning and reaping, timers and signals. It owns no decisions.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use corral_api::v1::executor::Event;
@@ -68,6 +69,8 @@ pub async fn run_with(mode: Mode, env: ExecutorEnv) -> Result<i32, ExecutorError
         updates: UpdateSender::start(client.clone()),
         sandbox: env.sandbox.clone().or_else(|| env.directory.clone()),
         tx,
+        fetcher: Arc::new(crate::fetch::TaskFetcher::from_env()),
+        checkers: HashMap::new(),
     };
     let mut link = Link::new(client, &env);
     let code = loop {
@@ -101,6 +104,10 @@ struct Shell {
     updates: UpdateSender,
     sandbox: Option<PathBuf>,
     tx: mpsc::UnboundedSender<Input>,
+    /// Fetches tasks' URIs before they start.
+    fetcher: Arc<crate::fetch::TaskFetcher>,
+    /// Running health checkers by task id.
+    checkers: HashMap<String, tokio::task::JoinHandle<()>>,
 }
 
 impl Shell {
@@ -111,7 +118,32 @@ impl Shell {
             for effect in self.core.handle(SystemTime::now(), input) {
                 match effect {
                     Effect::Update(status) => self.updates.send(*status),
-                    Effect::Spawn(info) => queue.push_back(self.spawn(&info)),
+                    Effect::Spawn(info) => {
+                        if let Some(input) = self.spawn(*info) {
+                            queue.push_back(input);
+                        }
+                    }
+                    Effect::StartHealthCheck(info) => {
+                        let (sandbox, tx) = (self.sandbox.clone(), self.tx.clone());
+                        match crate::health::runner::start(&info, sandbox, tx) {
+                            Ok(handle) => {
+                                if let Some(old) =
+                                    self.checkers.insert(info.task_id.value.clone(), handle)
+                                {
+                                    old.abort();
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(task_id = %info.task_id.value, %error, "cannot start health checks");
+                            }
+                        }
+                    }
+                    Effect::StopHealthCheck(task_id) => {
+                        if let Some(handle) = self.checkers.remove(&task_id.value) {
+                            tracing::info!(task_id = %task_id.value, "stopping health checks");
+                            handle.abort();
+                        }
+                    }
                     Effect::Signal {
                         task_id,
                         pid,
@@ -136,29 +168,71 @@ impl Shell {
         None
     }
 
-    /// Starts a task's process and a waiter reporting its exit.
-    fn spawn(&self, info: &TaskInfo) -> Input {
+    /// Starts a task: at once when it has no URIs (the outcome is returned), otherwise after
+    /// fetching them in the background (the outcome arrives through the channel).
+    fn spawn(&self, info: TaskInfo) -> Option<Input> {
+        if crate::fetch::uris(&info).is_empty() {
+            let (input, waiter) = start_process(&info, self.sandbox.as_deref(), &self.tx);
+            if let Some(waiter) = waiter {
+                tokio::spawn(waiter);
+            }
+            return Some(input);
+        }
+        let (fetcher, sandbox, tx) = (self.fetcher.clone(), self.sandbox.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            if let Err(message) = fetcher.fetch(&info, sandbox.as_deref()).await {
+                tracing::warn!(task_id = %info.task_id.value, %message, "fetching the task's URIs failed");
+                let _ = tx.send(Input::FetchFailed {
+                    task_id: info.task_id.clone(),
+                    message,
+                });
+                return;
+            }
+            let (input, waiter) = start_process(&info, sandbox.as_deref(), &tx);
+            // Spawned before the waiter can report the exit.
+            let _ = tx.send(input);
+            if let Some(waiter) = waiter {
+                tokio::spawn(waiter);
+            }
+        });
+        None
+    }
+}
+
+/// A future that waits for a task's process and reports its exit.
+type Waiter = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Starts a task's process; returns what to tell the core and the waiter to run once the
+/// core has heard it.
+fn start_process(
+    info: &TaskInfo,
+    sandbox: Option<&std::path::Path>,
+    tx: &mpsc::UnboundedSender<Input>,
+) -> (Input, Option<Waiter>) {
+    {
         let task_id = info.task_id.clone();
-        let mut child = match process::spawn(info, self.sandbox.as_deref()) {
+        let mut child = match process::spawn(info, sandbox) {
             Ok(child) => child,
             Err(error) => {
                 tracing::warn!(task_id = %task_id.value, %error, "cannot start the task");
-                return Input::SpawnFailed {
+                let input = Input::SpawnFailed {
                     task_id,
                     message: error.to_string(),
                 };
+                return (input, None);
             }
         };
         let Some(pid) = child.id() else {
-            return Input::SpawnFailed {
+            let input = Input::SpawnFailed {
                 task_id,
                 message: "the process exited before it could be tracked".into(),
             };
+            return (input, None);
         };
         tracing::info!(task_id = %task_id.value, pid, "task started");
-        let tx = self.tx.clone();
+        let tx = tx.clone();
         let waited = task_id.clone();
-        tokio::spawn(async move {
+        let waiter: Waiter = Box::pin(async move {
             let status = match child.wait().await {
                 Ok(status) => process::exit_status(status),
                 Err(error) => {
@@ -168,18 +242,20 @@ impl Shell {
             };
             // Leftovers of the task (background jobs) go with it.
             let _ = process::signal_group(pid, crate::core::Signal::Kill);
+            // The task's last output is in its log files before its end is reported.
+            process::output_flushed(pid).await;
             tracing::info!(task_id = %waited.value, pid, %status, "task ended");
             let _ = tx.send(Input::Exited {
                 task_id: waited,
                 status,
             });
         });
-        Input::Spawned { task_id, pid }
+        (Input::Spawned { task_id, pid }, Some(waiter))
     }
 }
 
 /// The agent subscription and its reconnection schedule.
-struct Link {
+pub(crate) struct Link {
     client: ExecutorClient,
     stream: Option<EventStream<Event>>,
     next_attempt: Instant,
@@ -192,7 +268,7 @@ struct Link {
 }
 
 /// What the link has to say.
-enum LinkItem {
+pub(crate) enum LinkItem {
     /// An event from the agent.
     Event(Box<Event>),
     /// The subscription broke.
@@ -204,7 +280,7 @@ enum LinkItem {
 }
 
 impl Link {
-    fn new(client: ExecutorClient, env: &ExecutorEnv) -> Link {
+    pub(crate) fn new(client: ExecutorClient, env: &ExecutorEnv) -> Link {
         let first_window = if env.checkpoint {
             env.recovery_timeout
         } else {
@@ -223,7 +299,7 @@ impl Link {
     }
 
     /// The next event while connected; while disconnected, the outcome of reconnecting.
-    async fn next(&mut self, core: &Executor) -> LinkItem {
+    pub(crate) async fn next(&mut self, core: &Executor) -> LinkItem {
         match self.stream.as_mut() {
             Some(stream) => match stream.next().await {
                 Some(Ok(event)) => LinkItem::Event(Box::new(event)),
@@ -235,7 +311,7 @@ impl Link {
     }
 
     /// Marks the subscription broken and starts the outage clock.
-    fn broken(&mut self, subscribed_before: bool) {
+    pub(crate) fn broken(&mut self, subscribed_before: bool) {
         self.stream = None;
         self.backoff = INITIAL_BACKOFF;
         self.next_attempt = Instant::now() + INITIAL_BACKOFF;
@@ -265,6 +341,16 @@ impl Link {
                     return LinkItem::Subscribed;
                 }
                 Err(error) => {
+                    // The agent answered and does not know this executor (any more): it was
+                    // given up while the agent was away, so waiting longer is pointless.
+                    let refused = error
+                        .status()
+                        .is_some_and(|s| s.as_u16() == 400 || s.as_u16() == 404);
+                    if refused && core.subscribed_once() {
+                        tracing::error!(%error, "the agent refused the re-subscription; giving up");
+                        self.deadline = None;
+                        return LinkItem::GaveUp;
+                    }
                     if Instant::now() >= deadline {
                         tracing::error!(%error, "the agent did not come back in time");
                         self.deadline = None;

@@ -101,6 +101,8 @@ pub struct Report {
     pub reason: Option<Reason>,
     /// Attach the container status (TASK_RUNNING).
     pub with_container: bool,
+    /// The task's health, when a health check says so.
+    pub healthy: Option<bool>,
 }
 
 impl Report {
@@ -111,6 +113,7 @@ impl Report {
             message: None,
             reason: None,
             with_container: false,
+            healthy: None,
         }
     }
 
@@ -154,6 +157,7 @@ pub fn task_status(
         timestamp: Some(timestamp),
         uuid: Some(corral_api::ids::new_uuid_bytes()),
         container_status,
+        healthy: report.healthy,
         ..TaskStatus::default()
     }
 }

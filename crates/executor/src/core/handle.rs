@@ -35,6 +35,8 @@ impl Executor {
                 Input::Event(event) => self.on_event(*event),
                 Input::Spawned { task_id, pid } => self.on_spawned(&task_id, pid),
                 Input::SpawnFailed { task_id, message } => self.on_spawn_failed(&task_id, message),
+                Input::FetchFailed { task_id, message } => self.on_fetch_failed(&task_id, message),
+                Input::Health { task_id, update } => self.on_health(&task_id, update),
                 Input::Exited { task_id, status } => self.on_exited(&task_id, status),
                 Input::Timer(timer) => self.on_timer(timer),
                 Input::Disconnected => self.on_disconnected(),
@@ -144,16 +146,25 @@ impl Executor {
                 tracing::warn!(task_id = %info.task_id.value, "ignoring a second launch of a known task");
                 continue;
             }
-            let no_command = info
-                .command
+            // A DOCKER task may leave the command to its image (`shell: false`, no value).
+            let no_command = !crate::docker::is_docker(&info)
+                && info
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.value.as_deref())
+                    .is_none_or(str::is_empty);
+            let bad_health = info
+                .health_check
                 .as_ref()
-                .and_then(|c| c.value.as_deref())
-                .is_none_or(str::is_empty);
+                .and_then(|check| crate::health::validate(check).err())
+                .map(|why| format!("Invalid health check: {why}"));
             let task_id = info.task_id.clone();
             let mut task = Task::new(info, group);
-            if let Some(message) =
-                refusal.or(no_command.then_some("The task has no command to run"))
-            {
+            let refused = refusal
+                .map(str::to_string)
+                .or(no_command.then(|| "The task has no command to run".to_string()))
+                .or(bad_health);
+            if let Some(message) = refused {
                 task.phase = Phase::Terminal(TaskState::TaskFailed);
                 self.tasks.push(task);
                 self.report(
@@ -188,6 +199,11 @@ impl Executor {
             .max_completion_time
             .as_ref()
             .map(|d| d.nanoseconds);
+        let checked = task
+            .info
+            .health_check
+            .is_some()
+            .then(|| Box::new(task.info.clone()));
         self.report(
             task_id,
             Report {
@@ -200,6 +216,50 @@ impl Executor {
                 timer: Timer::MaxCompletion(task_id.clone()),
                 after: Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)),
             });
+        }
+        if let Some(info) = checked {
+            self.out.push(Effect::StartHealthCheck(info));
+        }
+    }
+
+    fn on_fetch_failed(&mut self, task_id: &TaskId, message: String) {
+        let Some(index) = self.find(task_id) else {
+            return;
+        };
+        if self.tasks[index].is_terminal() {
+            return;
+        }
+        let report = Report::state(TaskState::TaskFailed)
+            .message(message)
+            .reason(Reason::ContainerLaunchFailed);
+        self.finish_task(index, report);
+    }
+
+    /// A health verdict: `TASK_RUNNING` with `healthy` (and the container status, like the
+    /// task's running update), then the kill when the checker asks for it. Ignored once the
+    /// task is being killed.
+    fn on_health(&mut self, task_id: &TaskId, update: crate::health::HealthUpdate) {
+        let Some(index) = self.find(task_id) else {
+            return;
+        };
+        let task = &self.tasks[index];
+        if task.is_terminal() || task.killing.is_some() || task.pid().is_none() {
+            return;
+        }
+        tracing::info!(task_id = %task_id.value, healthy = update.healthy, failures = update.consecutive_failures, kill = update.kill, "task health changed");
+        self.report(
+            task_id,
+            Report {
+                with_container: true,
+                healthy: Some(update.healthy),
+                ..Report::state(TaskState::TaskRunning)
+            }
+            .reason(Reason::TaskHealthCheckStatusUpdated),
+        );
+        if update.kill {
+            self.tasks[index].killed_by_health = true;
+            let grace = self.tasks[index].own_grace();
+            self.kill(index, grace, None);
         }
     }
 
@@ -231,6 +291,10 @@ impl Executor {
             }) => Report::state(TaskState::TaskFailed)
                 .message(message)
                 .reason(*reason),
+            Some(_) if self.tasks[index].killed_by_health => Report {
+                healthy: Some(false),
+                ..Report::state(TaskState::TaskKilled).message(message)
+            },
             Some(_) => Report::state(TaskState::TaskKilled).message(message),
             None if status.success() => Report::state(TaskState::TaskFinished).message(message),
             None => Report::state(TaskState::TaskFailed).message(message),
@@ -244,6 +308,9 @@ impl Executor {
         let state = report.state;
         let task_id = self.tasks[index].id().clone();
         self.tasks[index].phase = Phase::Terminal(state);
+        if self.tasks[index].info.health_check.is_some() {
+            self.out.push(Effect::StopHealthCheck(task_id.clone()));
+        }
         self.report(&task_id, report);
         if self.config.mode == Mode::Default
             && state != TaskState::TaskFinished

@@ -46,6 +46,9 @@ impl Executor {
             escalated: false,
             reason,
         });
+        if self.tasks[index].info.health_check.is_some() {
+            self.out.push(Effect::StopHealthCheck(task_id.clone()));
+        }
         if self.killing_state {
             self.report(&task_id, Report::state(TaskState::TaskKilling));
         }

@@ -20,9 +20,15 @@
 //! The default executor ([`Mode::Default`]) runs task groups: when a task of a group fails or
 //! is killed, the others of its group are killed (Mesos's kill-group semantics).
 //!
-//! Health checks (a later issue) plug in here: a checker per task started with `Spawn`, its
-//! results fed back as a new `Input` variant, and the core turning health transitions into
-//! `TASK_RUNNING` updates with `healthy` set, or into kills.
+//! Health checks ([`crate::health`]): a task with a `health_check` (validated at launch: an
+//! invalid one fails the task) gets a checker once it runs ([`Effect::StartHealthCheck`]);
+//! the checker's verdicts come back as [`Input::Health`] and become `TASK_RUNNING` updates
+//! with `healthy` set and `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`, or a kill whose terminal
+//! update is `TASK_KILLED` with `healthy: false`. Checks stop when the task is killed or ends.
+//!
+//! URIs: the runtime fetches a task's `command.uris` into the sandbox before it spawns the
+//! command; a failed fetch comes back as [`Input::FetchFailed`] (`TASK_FAILED`,
+//! `REASON_CONTAINER_LAUNCH_FAILED`, `Failed to fetch '<uri>': <why>`).
 
 mod task;
 
@@ -83,6 +89,20 @@ pub enum Input {
         /// Why.
         message: String,
     },
+    /// A task's URIs could not be fetched (its process was not started).
+    FetchFailed {
+        /// The task.
+        task_id: TaskId,
+        /// `Failed to fetch '<uri>': <why>`.
+        message: String,
+    },
+    /// A task's health checker has news.
+    Health {
+        /// The task.
+        task_id: TaskId,
+        /// What the check results mean.
+        update: crate::health::HealthUpdate,
+    },
     /// A task's process ended.
     Exited {
         /// The task.
@@ -141,6 +161,10 @@ pub enum Effect {
         /// Which signal.
         signal: Signal,
     },
+    /// Start health checking this (running) task.
+    StartHealthCheck(Box<TaskInfo>),
+    /// Stop health checking this task.
+    StopHealthCheck(TaskId),
     /// Arm a timer.
     Schedule {
         /// Which.

@@ -50,6 +50,8 @@ pub struct Task {
     pub killing: Option<Killing>,
     /// An update for it has been acknowledged by the agent.
     pub acknowledged: bool,
+    /// Its health check asked for the kill.
+    pub killed_by_health: bool,
 }
 
 impl Task {
@@ -61,6 +63,7 @@ impl Task {
             phase: Phase::Launching,
             killing: None,
             acknowledged: false,
+            killed_by_health: false,
         }
     }
 
