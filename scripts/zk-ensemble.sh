@@ -121,8 +121,27 @@ stop_node() { # stop_node <dir> <i> <signal>
   log "node $2 stopped (pid $pid, SIG$3)"
 }
 
-# A free base in 20000..31999 (below the ephemeral range), starting at a random slot so that
-# concurrent users of "auto" (and a killed node's port, free until its restart) rarely collide.
+# A free base in 20000..31999 (below the ephemeral range), starting at a random slot. A base is
+# also *claimed* (an atomic mkdir under $CLAIMS naming the ensemble's dir) until `stop`, so a
+# killed node's port, free until its restart, is never handed to another ensemble: its client
+# would silently reconnect to a stranger's server. A claim whose ensemble dir no longer exists is stale.
+CLAIMS="${ZK_PORT_CLAIMS:-/tmp/corral-zk-port-claims}"
+claim_base() {
+  local base="$1" owner
+  mkdir -p "$CLAIMS"
+  if ! mkdir "$CLAIMS/$base" 2>/dev/null; then
+    owner="$(cat "$CLAIMS/$base/owner" 2>/dev/null || true)"
+    [ -n "$owner" ] && [ -d "$owner" ] && return 1
+    [ -z "$owner" ] && [ -n "$(find "$CLAIMS/$base" -maxdepth 0 -mmin -1 2>/dev/null)" ] && return 1
+    rm -rf "$CLAIMS/$base"
+    mkdir "$CLAIMS/$base" 2>/dev/null || return 1
+  fi
+  echo "$dir" >"$CLAIMS/$base/owner"
+}
+release_base() {
+  [ "$(cat "$CLAIMS/$1/owner" 2>/dev/null)" = "$dir" ] && rm -rf "$CLAIMS/$1"
+  return 0
+}
 pick_base() {
   local base p ok k slots=40 start=$((RANDOM % 40))
   for ((k = 0; k < slots; k++)); do
@@ -133,7 +152,7 @@ pick_base() {
       port_busy $((base + 100 + p)) && ok=0
       port_busy $((base + 200 + p)) && ok=0
     done
-    [ "$ok" = 1 ] && { echo "$base"; return 0; }
+    [ "$ok" = 1 ] && claim_base "$base" && { echo "$base"; return 0; }
   done
   die "no free port range found"
 }
@@ -166,6 +185,7 @@ case "$cmd" in
     [ -f "$dir/ensemble.env" ] || exit 0
     load_env "$dir"
     for ((i = 1; i <= N; i++)); do stop_node "$dir" "$i" TERM; done
+    release_base "$BASE"
     ;;
   kill|stop-node|restart)
     i="${3:-}"; load_env "$dir"
