@@ -20,13 +20,15 @@ use bytes::Bytes;
 use corral_api::v1::container_info::{DockerInfo, Type as ContainerType};
 use corral_api::v1::executor::{call, event, Call, Event};
 use corral_api::v1::{
-    AgentId, AgentInfo, CommandInfo, ContainerInfo, ExecutorId, ExecutorInfo, FrameworkId,
-    FrameworkInfo, TaskId, TaskInfo, TaskState, TaskStatus,
+    CommandInfo, ContainerInfo, ExecutorId, FrameworkId, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 use corral_client::{Endpoint, ExecutorEnv};
 use corral_executor::docker::{run_with, DockerConfig};
 use corral_http::{encode, Encoding};
 use tokio::sync::mpsc;
+
+mod support;
+use support::ev;
 
 const IMAGE: &str = "corral-test/busybox:latest";
 
@@ -131,36 +133,12 @@ impl Agent {
     }
 }
 
-fn ev(kind: event::Type) -> Event {
-    Event {
-        r#type: Some(kind as i32),
-        ..Event::default()
-    }
-}
-
 async fn executor_api(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     let call: Call = corral_http::decode(Encoding::Json, &body).unwrap();
     match call.r#type() {
         call::Type::Subscribe => {
             let (tx, rx) = mpsc::channel(64);
-            let subscribed = Event {
-                subscribed: Some(event::Subscribed {
-                    executor_info: ExecutorInfo {
-                        executor_id: call.executor_id.clone(),
-                        ..ExecutorInfo::default()
-                    },
-                    framework_info: FrameworkInfo {
-                        id: Some(call.framework_id.clone()),
-                        ..FrameworkInfo::default()
-                    },
-                    agent_info: AgentInfo {
-                        id: Some(AgentId { value: "S0".into() }),
-                        ..AgentInfo::default()
-                    },
-                    container_id: None,
-                }),
-                ..ev(event::Type::Subscribed)
-            };
+            let subscribed = support::subscribed(&call);
             tx.try_send(encode(Encoding::Json, &subscribed)).unwrap();
             for event in std::mem::take(&mut *agent.first.lock().unwrap()) {
                 tx.try_send(encode(Encoding::Json, &event)).unwrap();

@@ -13,13 +13,16 @@ use axum::Router;
 use bytes::Bytes;
 use corral_api::v1::executor::{call, event, Call, Event};
 use corral_api::v1::{
-    AgentId, AgentInfo, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId,
-    FrameworkInfo, KillPolicy, TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus,
+    CommandInfo, DurationInfo, ExecutorId, FrameworkId, KillPolicy, TaskGroupInfo, TaskId,
+    TaskInfo, TaskState, TaskStatus,
 };
 use corral_client::{Endpoint, ExecutorEnv};
 use corral_executor::{run_with, Mode};
 use corral_http::{encode, Encoding};
 use tokio::sync::mpsc;
+
+mod support;
+use support::ev;
 
 #[derive(Default)]
 struct Agent {
@@ -59,36 +62,12 @@ impl Agent {
     }
 }
 
-fn ev(kind: event::Type) -> Event {
-    Event {
-        r#type: Some(kind as i32),
-        ..Event::default()
-    }
-}
-
 async fn executor_api(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     let call: Call = corral_http::decode(Encoding::Json, &body).unwrap();
     match call.r#type() {
         call::Type::Subscribe => {
             let (tx, rx) = mpsc::channel(64);
-            let subscribed = Event {
-                subscribed: Some(event::Subscribed {
-                    executor_info: ExecutorInfo {
-                        executor_id: call.executor_id.clone(),
-                        ..ExecutorInfo::default()
-                    },
-                    framework_info: FrameworkInfo {
-                        id: Some(call.framework_id.clone()),
-                        ..FrameworkInfo::default()
-                    },
-                    agent_info: AgentInfo {
-                        id: Some(AgentId { value: "S0".into() }),
-                        ..AgentInfo::default()
-                    },
-                    container_id: None,
-                }),
-                ..ev(event::Type::Subscribed)
-            };
+            let subscribed = support::subscribed(&call);
             tx.try_send(encode(Encoding::Json, &subscribed)).unwrap();
             let first = std::mem::take(&mut *agent.first.lock().unwrap());
             for event in first {
