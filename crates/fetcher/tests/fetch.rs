@@ -206,10 +206,11 @@ async fn a_missing_file_names_the_uri_and_the_status() {
         std::fs::read_dir(sandbox.path()).unwrap().next().is_none(),
         "no partial file"
     );
-    // A closed port names the connection failure.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A closed port names the connection failure. The socket is bound but
+    // never listens, so it refuses connections and no parallel test takes it.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let uri = UriSpec::new(format!("http://127.0.0.1:{port}/x"));
     let err = fetcher(None)
         .fetch(&uri, sandbox.path(), None)

@@ -267,9 +267,11 @@ async fn a_bad_call_reports_status_and_body() {
 
 #[tokio::test]
 async fn no_master_gives_up_after_the_leader_timeout() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound but never listening: refuses connections, and no parallel test
+    // can take the port while `held` lives.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = held.local_addr().unwrap();
     let options = SubscribeOptions {
         leader_timeout: Duration::from_millis(200),
         ..quick()

@@ -164,9 +164,13 @@ mod tests {
         }
     }
 
-    fn closed_port() -> u16 {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
+    /// A port that refuses connections for as long as the returned socket
+    /// lives: bound (so no parallel test can take it) but never listening.
+    fn closed_port() -> (tokio::net::TcpSocket, u16) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        (socket, port)
     }
 
     #[tokio::test]
@@ -181,6 +185,12 @@ mod tests {
         let probe = Probe::of(&c, &TaskInfo::default()).unwrap();
         assert!(probe.run(&client(), None, None).await.is_ok());
         drop(listener);
+        let (_held, closed) = closed_port();
+        c.tcp = Some(TcpCheckInfo {
+            port: u32::from(closed),
+            ..TcpCheckInfo::default()
+        });
+        let probe = Probe::of(&c, &TaskInfo::default()).unwrap();
         let err = probe.run(&client(), None, None).await.unwrap_err();
         assert!(err.contains("TCP connection"), "{err}");
     }
@@ -212,7 +222,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.contains("503"), "{err}");
-        let closed = closed_port();
+        let (_held, closed) = closed_port();
         assert!(probe("/", closed).run(&client(), None, None).await.is_err());
     }
 
