@@ -1,9 +1,12 @@
 //! `corral bench ...`: benchmarks, each printed next to its physical floor on this machine.
 
 mod allocator;
+mod election;
 mod failover;
 mod floor;
+pub(crate) mod inline;
 mod launch;
+mod launch_agents;
 mod memory;
 mod state;
 mod stats;
@@ -24,6 +27,8 @@ pub enum BenchCommand {
     Memory(memory::MemoryArgs),
     /// Master failover: registry load and recovery until every agent has re-registered.
     Failover(failover::FailoverArgs),
+    /// Leader loss → a new leader serving, with real master processes on a real ZooKeeper.
+    Election(election::ElectionArgs),
     /// Only the floors: loopback HTTP request rate and fork/exec rate.
     Floor,
 }
@@ -36,6 +41,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<u8> {
         BenchCommand::State(args) => state::state(args).await,
         BenchCommand::Memory(args) => memory::memory(args),
         BenchCommand::Failover(args) => failover::failover(args),
+        BenchCommand::Election(args) => election::election(args).await,
         BenchCommand::Floor => {
             println!("{}", floor::http(1).await?);
             println!("{}", floor::http(8).await?);
