@@ -5,6 +5,7 @@
 //!
 //! * one record per agent: admitted, unreachable (since when) or gone (key `agents.<id>`);
 //! * one record per framework (key `frameworks.<id>`), written by the framework code;
+//! * the maintenance schedule and the DOWN machines (key `maintenance`);
 //! * weights and quota live under their own key (`policies`, see `http/policy.rs`).
 //!
 //! The core never writes: it pushes [`Effect::Registry`](crate::core::Effect::Registry)
@@ -28,6 +29,20 @@ use crate::core::records::Time;
 pub const AGENT_PREFIX: &str = "agents.";
 /// Key prefix of framework records.
 pub const FRAMEWORK_PREFIX: &str = "frameworks.";
+/// Key of the maintenance record (schedule and machine modes).
+pub const MAINTENANCE_KEY: &str = "maintenance";
+
+/// The maintenance state: the schedule and the machines that are DOWN (every other machine
+/// of the schedule is DRAINING; machines outside it are UP).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceRecord {
+    /// The maintenance schedule, as the operator last set it.
+    #[serde(default)]
+    pub schedule: v1::maintenance::Schedule,
+    /// Machines brought down with START_MAINTENANCE (and not yet up again).
+    #[serde(default)]
+    pub down: Vec<v1::MachineId>,
+}
 
 /// Where an agent stands in the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +103,10 @@ pub enum RegistryWrite {
     Framework(FrameworkRecord),
     /// Remove a framework's record (torn down or failover timeout expired).
     RemoveFramework(String),
+    /// Remove an agent's record (its machine was brought down for maintenance).
+    RemoveAgent(String),
+    /// Replace the maintenance record.
+    Maintenance(MaintenanceRecord),
 }
 
 /// What the registry holds, as loaded at start.
@@ -97,6 +116,8 @@ pub struct RegistryState {
     pub agents: BTreeMap<String, AgentRecord>,
     /// Frameworks by id.
     pub frameworks: BTreeMap<String, FrameworkRecord>,
+    /// The maintenance schedule and machine modes, if ever set.
+    pub maintenance: Option<MaintenanceRecord>,
     /// The version of every key read, for the compare-and-set of later writes (handed to the
     /// runtime's [`Registry`] through [`Registry::seed`]).
     pub versions: BTreeMap<String, u64>,
@@ -183,14 +204,19 @@ impl Registry {
                     .unwrap_or_default();
                 self.put(framework_key(&id), encode(record))
             }
-            RegistryWrite::RemoveFramework(id) => {
-                let key = framework_key(id);
-                if let Some(version) = self.versions.remove(&key) {
-                    self.store.delete(&key, version)?;
-                }
-                Ok(())
+            RegistryWrite::RemoveFramework(id) => self.delete(framework_key(id)),
+            RegistryWrite::RemoveAgent(id) => self.delete(agent_key(id)),
+            RegistryWrite::Maintenance(record) => {
+                self.put(MAINTENANCE_KEY.to_string(), encode(record))
             }
         }
+    }
+
+    fn delete(&mut self, key: String) -> Result<(), RegistryError> {
+        if let Some(version) = self.versions.remove(&key) {
+            self.store.delete(&key, version)?;
+        }
+        Ok(())
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> Result<(), RegistryError> {
@@ -224,6 +250,12 @@ pub fn load(store: &dyn Store) -> Result<RegistryState, RegistryError> {
             .frameworks
             .insert(key[FRAMEWORK_PREFIX.len()..].to_string(), record);
         state.versions.insert(key, v.version);
+    }
+    if let Some(v) = store.get(MAINTENANCE_KEY)? {
+        state.maintenance = Some(decode(MAINTENANCE_KEY, &v.value)?);
+        state
+            .versions
+            .insert(MAINTENANCE_KEY.to_string(), v.version);
     }
     Ok(state)
 }

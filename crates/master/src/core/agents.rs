@@ -59,6 +59,8 @@ impl MasterCore {
         agent_info.id = Some(v1::AgentId {
             value: agent_id.clone(),
         });
+        // An agent on a machine that is DOWN for maintenance is refused (told to shut down).
+        self.check_machine_up(&agent_info)?;
         // The registry decides first: a gone agent is refused; a new or returning agent's
         // admission is written before REGISTERED (pushed below) is sent.
         let recovered = self.admit_agent(&agent_id, &agent_info)?;

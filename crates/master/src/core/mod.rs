@@ -14,6 +14,7 @@ pub mod accept;
 pub mod agents;
 pub mod effect;
 pub mod failover;
+pub mod maintenance;
 pub mod operator;
 pub mod ops;
 pub mod partition;
@@ -128,6 +129,8 @@ pub struct MasterCore {
     pub(crate) unreachable_tasks: partition::UnreachableTasks,
     /// Forwarded status updates not yet acknowledged (redelivered on re-subscription).
     pub(crate) unacked_updates: failover::UnackedUpdates,
+    /// Maintenance schedule, machine modes and inverse offers.
+    pub(crate) maintenance: maintenance::Maintenance,
     effects: Vec<Effect>,
 }
 
@@ -162,6 +165,7 @@ impl MasterCore {
             recovery: recovery::Recovery::default(),
             unreachable_tasks: Default::default(),
             unacked_updates: Default::default(),
+            maintenance: Default::default(),
             effects: Vec::new(),
         }
     }
@@ -288,6 +292,7 @@ impl MasterCore {
                 allocation_info: Some(v1::resource::AllocationInfo {
                     role: Some(a.role.clone()),
                 }),
+                unavailability: self.maintenance.unavailability_of(&agent.info.hostname),
                 ..Default::default()
             };
             agent.offered.add_all(&a.resources);
@@ -314,6 +319,7 @@ impl MasterCore {
             };
             self.send_event(&framework_id, event);
         }
+        self.send_inverse_offers(now);
     }
 
     /// Remove an outstanding offer; its resources go back to the allocator with `refuse`.

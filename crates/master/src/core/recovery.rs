@@ -54,6 +54,7 @@ impl MasterCore {
     /// unreachable and gone agents are remembered as such. Call before serving.
     pub fn recover(&mut self, state: RegistryState, now: Time) {
         self.recovery.registry_versions = state.versions;
+        self.recover_maintenance(state.maintenance);
         for (id, record) in state.agents {
             match record.state {
                 AgentState::Admitted => {

@@ -254,13 +254,23 @@ impl MasterCore {
                     .ok_or_else(|| missing("update_framework"))?;
                 self.update_framework(framework_id, update)?;
             }
+            T::AcceptInverseOffers => {
+                let a = call
+                    .accept_inverse_offers
+                    .ok_or_else(|| missing("accept_inverse_offers"))?;
+                let refuse = a.filters.as_ref().map(|f| f.refuse_seconds());
+                self.answer_inverse_offers(framework_id, &a.inverse_offer_ids, true, refuse, now);
+            }
+            T::DeclineInverseOffers => {
+                let d = call
+                    .decline_inverse_offers
+                    .ok_or_else(|| missing("decline_inverse_offers"))?;
+                let refuse = d.filters.as_ref().map(|f| f.refuse_seconds());
+                self.answer_inverse_offers(framework_id, &d.inverse_offer_ids, false, refuse, now);
+            }
             // Accepted and, for now, without effect: the first allocator ignores REQUEST, and
-            // there are no inverse offers or offer operations with feedback yet.
-            T::Request
-            | T::AcceptInverseOffers
-            | T::DeclineInverseOffers
-            | T::AcknowledgeOperationStatus
-            | T::ReconcileOperations => {}
+            // there are no offer operations with feedback yet.
+            T::Request | T::AcknowledgeOperationStatus | T::ReconcileOperations => {}
             T::Subscribe => {
                 return Err(CoreError::Invalid(
                     "SUBSCRIBE must open its own stream".to_string(),

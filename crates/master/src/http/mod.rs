@@ -3,6 +3,7 @@
 
 mod agent;
 mod legacy;
+mod maintenance;
 mod operator;
 pub mod policy;
 mod registrar;
@@ -11,7 +12,7 @@ pub mod standby;
 
 use std::sync::Arc;
 
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use corral_http::ApiError;
 use tokio::sync::{mpsc, oneshot};
@@ -107,6 +108,13 @@ pub fn router(state: AppState) -> Router {
         .route("/roles", get(legacy::roles))
         .route("/weights", get(legacy::weights))
         .route("/quota", get(legacy::quota))
+        .route(
+            "/maintenance/schedule",
+            get(maintenance::schedule).post(maintenance::post_schedule),
+        )
+        .route("/maintenance/status", get(maintenance::status))
+        .route("/machine/down", post(maintenance::machine_down))
+        .route("/machine/up", post(maintenance::machine_up))
         .route("/flags", get(legacy::flags))
         .route("/health", get(legacy::health))
         .route("/version", get(legacy::version))

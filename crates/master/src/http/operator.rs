@@ -18,6 +18,9 @@ pub(super) async fn handle(
     if let Some(result) = super::policy::handle(&state, &call, negotiated).await {
         return result;
     }
+    if let Some(result) = super::maintenance::handle(&state, &call, negotiated).await {
+        return result;
+    }
     use call::Type as T;
     use response::Type as R;
     let kind = call.r#type.and_then(|t| T::try_from(t).ok());

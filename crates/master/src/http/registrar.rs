@@ -1,5 +1,6 @@
 //! `GET /registrar(1)/registry`: the durable registry as Mesos's registrar shows it (admitted
-//! agents under `slaves`, then `unreachable` and `gone`; plus the framework records).
+//! agents under `slaves`, then `unreachable` and `gone`; maintenance `machines` and
+//! `schedules`; plus the framework records).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -38,7 +39,21 @@ pub(super) async fn registry(State(state): State<AppState>) -> Result<Response, 
         .values()
         .map(|f| json!({ "info": serde_json::to_value(&f.info).unwrap_or(Value::Null) }))
         .collect();
+    // Maintenance as Mesos's registry holds it: machine modes and the schedules.
+    let (machines, schedules) = match &loaded.maintenance {
+        Some(record) => {
+            let m = crate::core::maintenance::Maintenance::from_record(record);
+            let machines: Vec<Value> = m
+                .machines()
+                .map(|m| json!({ "info": { "id": m.id, "mode": m.mode.as_str_name() } }))
+                .collect();
+            (machines, vec![record.schedule.clone()])
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     Ok(json_response(&json!({
+        "machines": { "machines": machines },
+        "schedules": schedules,
         "slaves": { "slaves": admitted },
         "unreachable": { "slaves": unreachable },
         "gone": { "slaves": gone },

@@ -639,6 +639,7 @@ fn agent_calls_are_fenced_by_epoch_and_session() {
 }
 
 mod failover;
+mod maintenance;
 mod properties;
 mod reconcile;
 mod recovery;
