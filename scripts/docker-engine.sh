@@ -5,13 +5,19 @@
 #                                          (apt-get, idempotent), start dockerd with its socket at
 #                                          <dir>/docker.sock, wait until it answers, and build the
 #                                          local test image corral-test/busybox:latest
-#   scripts/docker-engine.sh stop <dir>    stop that dockerd (and its containers)
+#   scripts/docker-engine.sh stop <dir>    stop that dockerd (and its containers), delete its bridge
 #   scripts/docker-engine.sh status <dir>  exit 0 if it answers
 #
-# The engine is the one DESIGN.md describes: vfs storage, no iptables, no default bridge, all
-# state under <dir> (data/, exec/, docker.pid, dockerd.log), so it never touches a system
-# engine. No registry is reachable: the test image is a busybox-static rootfs packed with
-# `docker import`. Needs root. If dockerd cannot start, the reason (its log) is printed and
+# The engine is the one DESIGN.md describes: vfs storage, no iptables, all state under <dir>
+# (data/, exec/, docker.pid, dockerd.log, bridge), so it never touches a system engine. Its
+# default bridge network (Docker's BRIDGE) is a Linux bridge of its own, `corral-br<N>` with
+# the private subnet 10.213.<N>.0/24: N is the first free slot (`ip link add` is the atomic
+# claim, and a subnet already on the host is skipped), so that concurrent engines never share
+# a bridge or a subnet. Published ports work without iptables: docker-proxy (the userland
+# proxy) listens on the host port and forwards to the container's bridge address. User
+# networks (`docker network create`) get their subnets from 10.214.<N>.0/24 (/28 each), so
+# they do not clash between engines either. No registry is reachable: the test image is a
+# busybox-static rootfs packed with `docker import`. Needs root. If dockerd cannot start, the reason (its log) is printed and
 # the exit code is non-zero.
 set -euo pipefail
 
@@ -75,6 +81,48 @@ build_image() {
   rm -rf "$root"
 }
 
+BRIDGE_FILE="$DIR/bridge"
+
+# claim_bridge: prints the name of a fresh bridge (recorded in $BRIDGE_FILE) with its gateway
+# address 10.213.<N>.1/24, or reuses the one recorded for this <dir>.
+claim_bridge() {
+  local name n
+  if [ -f "$BRIDGE_FILE" ]; then
+    name="$(cat "$BRIDGE_FILE")"
+    if ip link show "$name" >/dev/null 2>&1; then
+      echo "$name"
+      return 0
+    fi
+    rm -f "$BRIDGE_FILE"
+  fi
+  for n in $(seq 0 254); do
+    name="corral-br$n"
+    # Another engine (or something else on the host) uses this subnet: next slot.
+    if ip -4 -o addr show | grep -q " 10\.213\.$n\."; then
+      continue
+    fi
+    ip link add "$name" type bridge 2>/dev/null || continue
+    if ! ip addr add "10.213.$n.1/24" dev "$name" 2>/dev/null || ! ip link set "$name" up; then
+      ip link del "$name" 2>/dev/null || true
+      continue
+    fi
+    echo "$name" >"$BRIDGE_FILE"
+    echo "$name"
+    return 0
+  done
+  die "no free corral-br<N> bridge / 10.213.<N>.0/24 subnet"
+}
+
+release_bridge() {
+  [ -f "$BRIDGE_FILE" ] || return 0
+  local name
+  name="$(cat "$BRIDGE_FILE")"
+  case "$name" in
+    corral-br*) ip link del "$name" 2>/dev/null || true ;;
+  esac
+  rm -f "$BRIDGE_FILE"
+}
+
 start() {
   if answers; then
     log "dockerd at $SOCK already answers"
@@ -82,7 +130,7 @@ start() {
     echo "$SOCK"
     return 0
   fi
-  apt_install docker.io busybox-static
+  apt_install docker.io busybox-static iproute2
   command -v dockerd >/dev/null || die "dockerd not found after installing docker.io"
   command -v docker >/dev/null || die "the docker CLI not found after installing docker.io"
   if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
@@ -91,10 +139,13 @@ start() {
   fi
   rm -f "$SOCK" "$PIDFILE"
   mkdir -p "$DIR/data" "$DIR/exec"
-  log "starting dockerd (log: $DIR/dockerd.log)"
+  local bridge
+  bridge="$(claim_bridge)"
+  log "starting dockerd on bridge $bridge (log: $DIR/dockerd.log)"
   # A session of its own, so that the caller's signals (Ctrl-C of a test run) do not reach it.
   setsid dockerd \
-    --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
+    --storage-driver=vfs --iptables=false --ip6tables=false --bridge="$bridge" \
+    --default-address-pool "base=10.214.${bridge#corral-br}.0/24,size=28" \
     --host "unix://$SOCK" --data-root "$DIR/data" --exec-root "$DIR/exec" \
     --pidfile "$PIDFILE" >"$DIR/dockerd.log" 2>&1 </dev/null &
   local child=$!
@@ -108,6 +159,7 @@ start() {
     if ! kill -0 "$child" 2>/dev/null; then
       log "dockerd exited; its log:"
       tail -n 30 "$DIR/dockerd.log" >&2
+      release_bridge
       die "dockerd could not start (see above)"
     fi
     sleep 0.1
@@ -118,7 +170,7 @@ start() {
 }
 
 stop() {
-  [ -f "$PIDFILE" ] || { log "no $PIDFILE; nothing to stop"; return 0; }
+  [ -f "$PIDFILE" ] || { log "no $PIDFILE; nothing to stop"; release_bridge; return 0; }
   local pid
   pid="$(cat "$PIDFILE")"
   if kill -0 "$pid" 2>/dev/null; then
@@ -142,6 +194,7 @@ stop() {
   # that <dir> can be removed.
   awk -v dir="$DIR/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r |
     while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+  release_bridge
   log "stopped"
 }
 

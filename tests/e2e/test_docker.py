@@ -1,7 +1,7 @@
 """DOCKER tasks on a real Docker engine (the agent's `--containerizers=docker,mesos`).
 
-A private dockerd is started by `scripts/docker-engine.sh` (vfs storage, no iptables, no
-bridge, its socket in a temp dir) with the local image `corral-test/busybox:latest` (no
+A private dockerd is started by `scripts/docker-engine.sh` (vfs storage, no iptables, a
+Linux bridge `corral-br<N>` of its own as Docker's default bridge, its socket in a temp dir) with the local image `corral-test/busybox:latest` (no
 registry is reachable). A real master and agent run the tasks through the built-in Docker
 executor (`corral executor --docker`), driven by the raw v1 scheduler:
 
@@ -10,15 +10,22 @@ executor (`corral executor --docker`), driven by the raw v1 scheduler:
   are fetched into the sandbox, which the container sees at /mnt/mesos/sandbox;
 * a long task is killed (TASK_KILLED) and its container is gone; its cgroup limits come
   from its resources;
-* networks NONE, HOST and USER (a user-defined network) with a port mapping reachable
-  from the host, the container's address reported with TASK_RUNNING;
+* networks NONE, HOST, BRIDGE (Docker's default bridge) and USER (a user-defined network)
+  with a port mapping reachable from the host, the container's address reported with
+  TASK_RUNNING;
 * health checks: a COMMAND check runs inside the container (`docker exec`), an HTTP check
   reaches the container port through its port mapping;
 * a missing image and an unsupported parameter are TASK_FAILED with a clear message;
 * an agent without the docker containerizer fails DOCKER tasks;
 * when the Docker executor is killed, the agent removes the container it left behind;
 * the container survives `kill -9` of the agent and a restart with the same work dir (same
-  container id and start time), and can still be killed afterwards.
+  container id and start time), and can still be killed afterwards;
+* after an agent restart: a re-adopted executor that dies, or whose container exits, gives
+  its task exactly one terminal update and its container is removed; an executor that died
+  while the agent was down has its still-running container removed and its task reported;
+* `--docker_kill_orphans`: on recovery, this agent's `mesos-` containers of no checkpointed
+  run are removed (not those of another agent on the same engine, nor other containers);
+  with `--docker_kill_orphans=false` they stay.
 
 Needs root (dockerd); skipped with the reason when the engine cannot start.
 """
@@ -29,6 +36,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -433,3 +441,194 @@ def test_container_survives_an_agent_restart(engine, cluster_factory):
         status = wait_terminal(s, task_id, timeout=30)
         assert status["state"] == "TASK_KILLED", (status, cluster.logs())
         wait_until(lambda: engine.inspect(name) is None, scaled(10), f"{name} to be removed")
+
+
+# ------------------------------------------------- BRIDGE and recovery ----
+
+@pytest.mark.deadline(120)
+def test_bridge_network_with_a_port_mapping(engine, docker_cluster, stream):
+    offer = stream.next_offer()
+    host_port = first_port(offer)
+    task = docker_task(offer["agent_id"], "mkdir -p /tmp/www && echo hello-bridge > "
+                       "/tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+                       network="BRIDGE", port_mappings=[
+                           {"host_port": host_port, "container_port": 8080, "protocol": "tcp"}])
+    task["resources"].append(port_range(host_port, host_port))
+    task_id = task["task_id"]["value"]
+    stream.launch(offer, [task])
+    running = stream.wait_update(task_id, lambda s: s["state"] in ("TASK_RUNNING",) + TERMINAL,
+                                 60, "TASK_RUNNING")
+    assert running["state"] == "TASK_RUNNING", (running, diagnostics(docker_cluster, task_id))
+    container_id, _sandbox = executor_of(docker_cluster.agents[0].url, task_id)
+    found = engine.inspect(f"mesos-{container_id}")
+    assert found["HostConfig"]["NetworkMode"] in ("bridge", "default"), found["HostConfig"]
+    address = found["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    bridge = (engine.root / "bridge").read_text().strip()
+    assert address.startswith(f"10.213.{bridge.removeprefix('corral-br')}."), (address, bridge)
+    # TASK_RUNNING reports the container's bridge address.
+    reported = [ip for info in running["container_status"]["network_infos"]
+                for ip in info.get("ip_addresses", [])]
+    assert {"protocol": "IPv4", "ip_address": address} in reported, running["container_status"]
+
+    def served():
+        try:
+            return requests.get(f"http://127.0.0.1:{host_port}/", timeout=2).text
+        except requests.RequestException:
+            return None
+    wait_until(lambda: served() == "hello-bridge\n", scaled(20),
+               f"the task's httpd through host port {host_port}")
+    stream.checked_call({"type": "KILL", "kill": {"task_id": {"value": task_id}}})
+    assert wait_terminal(stream, task_id, timeout=30)["state"] == "TASK_KILLED"
+
+
+def restart_agent_with(cluster, env=None, kill_first=()):
+    """kill -9 the agent (and the pids in `kill_first` while it is down), start it again with
+    the same flags and work dir (and `env` on top of the cluster's agent env)."""
+    old = cluster.agents[0]
+    old.stopped_by_us = True
+    os.killpg(old.pid, signal.SIGKILL)
+    old.popen.wait(timeout=10)
+    for pid in kill_first:
+        os.kill(pid, signal.SIGKILL)
+    agent_env = dict(cluster.agent_env)
+    agent_env.update(env or {})
+    new = CorralProcess("agent0-restarted", old.argv, cluster._env(agent_env),
+                        cluster.log_dir, old.url)
+    cluster.agents[0] = new
+    cluster._wait_healthy(new)
+    return new
+
+
+def terminal_updates(stream, task_id):
+    """The distinct terminal updates of `task_id` (a resent update has the same uuid)."""
+    seen = {}
+    for status in stream.updates(task_id):
+        if status["state"] in TERMINAL:
+            seen[(status["state"], status.get("uuid"))] = status
+    return list(seen.values())
+
+
+def checkpointing(cluster, name):
+    return SchedulerStream(cluster.master_url, name=name,
+                           framework_info={"checkpoint": True, "failover_timeout": 600.0})
+
+
+def recovered_running(agent_url, task_id):
+    for _fw, ex in agent_executors(get_json(agent_url, "/state")):
+        if ex.get("id") == task_id:
+            return any(t.get("state") == "TASK_RUNNING" for t in ex.get("tasks", []))
+    return False
+
+
+def assert_one_terminal(stream, task_id, states):
+    status = wait_terminal(stream, task_id, timeout=45)
+    assert status["state"] in states, status
+    # Give a duplicate the time to show up (updates are retried quickly in the tests).
+    time.sleep(scaled(3))
+    terminals = terminal_updates(stream, task_id)
+    assert len(terminals) == 1, terminals
+    return status
+
+
+@pytest.mark.deadline(180)
+def test_readopted_executor_that_dies_leaves_no_container(engine, cluster_factory):
+    cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
+    with checkpointing(cluster, "e2e-docker-readopt-dies") as s:
+        task_id = launch(s, cmd="exec sleep 1000")
+        s.wait_state(task_id, "TASK_RUNNING")
+        container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
+        name = f"mesos-{container_id}"
+        agent = restart_agent_with(cluster)
+        wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
+                   "the recovered task in the agent's /state")
+        assert engine.inspect(name)["State"]["Running"]
+        pids = executor_pids(name)
+        assert len(pids) == 1, pids
+        os.kill(pids[0], signal.SIGKILL)
+        assert_one_terminal(s, task_id, ("TASK_FAILED", "TASK_LOST"))
+        wait_until(lambda: engine.inspect(name) is None, scaled(15),
+                   f"the agent to remove {name} after its re-adopted executor died")
+
+
+@pytest.mark.deadline(180)
+def test_readopted_container_that_exits_ends_its_task_once(engine, cluster_factory):
+    cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
+    with checkpointing(cluster, "e2e-docker-readopt-exits") as s:
+        task_id = launch(s, cmd="exec sleep 1000")
+        s.wait_state(task_id, "TASK_RUNNING")
+        container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
+        name = f"mesos-{container_id}"
+        agent = restart_agent_with(cluster)
+        wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
+                   "the recovered task in the agent's /state")
+        engine.docker("kill", name)
+        status = assert_one_terminal(s, task_id, ("TASK_FAILED",))
+        assert "137" in status.get("message", ""), status
+        wait_until(lambda: engine.inspect(name) is None, scaled(15), f"{name} to be removed")
+
+
+@pytest.mark.deadline(180)
+def test_executor_dead_while_the_agent_was_down(engine, cluster_factory):
+    cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
+    with checkpointing(cluster, "e2e-docker-dead-while-down") as s:
+        task_id = launch(s, cmd="exec sleep 1000")
+        s.wait_state(task_id, "TASK_RUNNING")
+        container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
+        name = f"mesos-{container_id}"
+        pids = executor_pids(name)
+        assert len(pids) == 1, pids
+        restart_agent_with(cluster, kill_first=pids)
+        # The executor is gone, its container still ran: the agent removes it...
+        wait_until(lambda: engine.inspect(name) is None, scaled(20),
+                   f"the agent to remove {name} of an executor that died while it was down")
+        # ... and reports the task once.
+        assert_one_terminal(s, task_id, ("TASK_FAILED", "TASK_LOST"))
+
+
+def run_labelled(engine, name, agent_id=None):
+    args = ["run", "-d", "--name", name, "--network", "none"]
+    if agent_id is not None:
+        args += ["--label", f"corral.mesos.agent_id={agent_id}"]
+    engine.docker(*args, IMAGE, "sleep", "1000")
+    return name
+
+
+@pytest.mark.deadline(180)
+@pytest.mark.parametrize("kill_orphans", [True, False])
+def test_docker_kill_orphans(engine, cluster_factory, kill_orphans):
+    cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
+    tag = uuid.uuid4().hex[:8]
+    with checkpointing(cluster, "e2e-docker-orphans") as s:
+        task_id = launch(s, cmd="exec sleep 1000")
+        s.wait_state(task_id, "TASK_RUNNING")
+        agent_url = cluster.agents[0].url
+        agent_id = get_json(agent_url, "/state")["id"]
+        container_id, _sandbox = executor_of(agent_url, task_id)
+        live = f"mesos-{container_id}"
+        ours = run_labelled(engine, f"mesos-orphan-{tag}", agent_id)
+        legacy = run_labelled(engine, f"mesos-{agent_id}.legacy-{tag}")
+        theirs = run_labelled(engine, f"mesos-other-{tag}", f"{agent_id}-not")
+        unlabelled = run_labelled(engine, f"mesos-unlabelled-{tag}")
+        plain = run_labelled(engine, f"plain-{tag}", agent_id)
+        try:
+            agent = restart_agent_with(
+                cluster, env={"MESOS_DOCKER_KILL_ORPHANS": str(kill_orphans).lower()})
+            wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
+                       "the recovered task in the agent's /state")
+            if kill_orphans:
+                for name in (ours, legacy):
+                    wait_until(lambda n=name: engine.inspect(n) is None, scaled(15),
+                               f"the orphan {name} to be removed")
+            else:
+                for name in (ours, legacy):
+                    assert engine.inspect(name)["State"]["Running"], name
+            # Never touched: the re-adopted run's container, another agent's, unlabelled and
+            # non-Mesos containers.
+            for name in (live, theirs, unlabelled, plain):
+                found = engine.inspect(name)
+                assert found is not None and found["State"]["Running"], name
+            s.checked_call({"type": "KILL", "kill": {"task_id": {"value": task_id}}})
+            assert wait_terminal(s, task_id, timeout=30)["state"] == "TASK_KILLED"
+        finally:
+            for name in (ours, legacy, theirs, unlabelled, plain):
+                engine.docker("rm", "-f", name, check=False)

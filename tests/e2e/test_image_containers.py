@@ -12,7 +12,9 @@ busybox and a marker file, and whose top layer whites out a file of the base lay
 * the whited-out file is absent;
 * a framework with user `nobody`: the command executor stays root (it must enter the
   rootfs) and the task runs as `nobody`, writing to its sandbox;
-* an unknown image fails the task (TASK_FAILED), and the agent keeps running.
+* an unknown image fails the task (TASK_FAILED), and the agent keeps running;
+* the image's `User` (a name resolved in the image's own /etc/passwd, or `uid:gid`) is the
+  task's user when neither the task nor the framework names one; a framework user wins.
 
 Needs root (mount namespaces, pivot_root) and a static busybox (Debian package
 busybox-static, installed here if missing); otherwise the module is skipped with the reason.
@@ -129,6 +131,39 @@ def write_image(registry: Path):
     return out
 
 
+# Users that exist only in the image (not on the host).
+IMAGE_USER_UID, IMAGE_USER_GID = 4321, 4322
+NUMERIC_USER = "4323:4324"
+
+
+def write_user_image(registry: Path, name: str, user: str):
+    """`<registry>/<name>.tar`: a busybox image whose config has `User: user` and whose
+    /etc/passwd has the user `app` (uid 4321, group 4322)."""
+    busybox = _static_busybox().read_bytes()
+
+    def layer(tar):
+        _add_dir(tar, "bin/")
+        _add(tar, "bin/busybox", busybox, 0o755)
+        for applet in ("sh", "echo", "id"):
+            _add_link(tar, f"bin/{applet}", "busybox")
+        _add_dir(tar, "etc/")
+        _add(tar, "etc/passwd", (f"root:x:0:0:root:/root:/bin/sh\n"
+                                 f"app:x:{IMAGE_USER_UID}:{IMAGE_USER_GID}:app:/:/bin/sh\n").encode())
+        _add(tar, "etc/group", f"root:x:0:\napp:x:{IMAGE_USER_GID}:\n".encode())
+
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "User": user}}
+    out = registry / f"{name}.tar"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, mode="w") as tar:
+        _add(tar, "config.json", json.dumps(config).encode())
+        _add(tar, "layer0000/layer.tar", _layer(layer))
+        manifest = [{"Config": "config.json", "RepoTags": [f"{name}:latest"],
+                     "Layers": ["layer0000/layer.tar"]}]
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    return out
+
+
 # ---------------------------------------------------------- fixtures ----
 
 @pytest.fixture(scope="module")
@@ -136,6 +171,8 @@ def image_cluster(module_cluster_factory, tmp_path_factory):
     registry = tmp_path_factory.mktemp("registry")
     store = tmp_path_factory.mktemp("store")
     write_image(registry)
+    write_user_image(registry, "corral-test/named-user", "app")
+    write_user_image(registry, "corral-test/numeric-user", NUMERIC_USER)
     return module_cluster_factory(agents=1, agent_env={
         "MESOS_IMAGE_PROVIDERS": "docker",
         "MESOS_DOCKER_REGISTRY": str(registry),
@@ -238,3 +275,34 @@ def test_an_unknown_image_fails_the_task(stream, agent):
     status = wait_terminal(stream, task_id)
     assert status["state"] == "TASK_FAILED", status
     assert "corral-test/does-not-exist" in status.get("message", ""), status
+
+
+def run_for_ids(stream, agent, image):
+    offer = stream.next_offer()
+    task = image_task(offer["agent_id"], "echo ids=$(id -u):$(id -g)", image=image)
+    task_id = task["task_id"]["value"]
+    stream.launch(offer, [task])
+    status = wait_terminal(stream, task_id)
+    diag = sandbox_diagnostics([agent], task_id=task_id)
+    assert status["state"] == "TASK_FINISHED", f"{status}\n{diag}"
+    stdout = read_all(agent, f"{find_sandbox(agent, task_id=task_id)}/stdout")
+    return stdout.split("ids=", 1)[1].split()[0] if "ids=" in stdout else diag
+
+
+@pytest.mark.deadline(120)
+def test_the_image_user_runs_the_task(stream, agent):
+    # A name, resolved in the image's /etc/passwd (the host has no such user).
+    assert run_for_ids(stream, agent, "corral-test/named-user") == \
+        f"{IMAGE_USER_UID}:{IMAGE_USER_GID}"
+    # uid:gid.
+    assert run_for_ids(stream, agent, "corral-test/numeric-user") == NUMERIC_USER
+
+
+@pytest.mark.deadline(90)
+def test_a_framework_user_wins_over_the_image_user(image_cluster, agent):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with SchedulerStream(image_cluster.master_url, name="e2e-images-user-wins",
+                         user="nobody") as s:
+        ids = run_for_ids(s, agent, "corral-test/named-user")
+    assert ids == f"{nobody.pw_uid}:{nobody.pw_gid}", ids

@@ -182,7 +182,13 @@ async fn start_inner(
         executor_reregistration_timeout: flags.executor_reregistration_timeout,
     });
     let mut core = recover_checkpointed(core, &work_dir)?;
-    let runs = core.recover(crate::recover::load(&work_dir, flags.strict)?);
+    let recovered = crate::recover::load(&work_dir, flags.strict)?;
+    let recovered_agent_id = recovered
+        .agent_info
+        .as_ref()
+        .and_then(|info| info.id.as_ref())
+        .map(|id| id.value.clone());
+    let runs = core.recover(recovered);
     let cleanup = flags.recover == "cleanup";
 
     let client = reqwest::Client::builder()
@@ -197,10 +203,25 @@ async fn start_inner(
     let (to_master, calls) = mpsc::unbounded_channel();
     let mut actor = Actor::new(core, containerizer.clone(), to_master).with_limitation_probe(probe);
     let recovering = !runs.is_empty();
-    actor
-        .recover_containers(runs)
+    let run_ids: Vec<String> = runs.iter().map(|r| r.container_id.clone()).collect();
+    let docker_socket = flags
+        .containerizers
+        .docker
+        .then(|| flags.docker_socket.clone());
+    let adopted = actor
+        .recover_containers(runs, docker_socket.clone())
         .await
         .map_err(AgentError::Recovery)?;
+    if let (Some(socket), Some(agent_id)) = (&docker_socket, &recovered_agent_id) {
+        crate::recover::sweep_docker(
+            socket,
+            agent_id,
+            &run_ids,
+            &adopted,
+            flags.docker_kill_orphans,
+        )
+        .await;
+    }
     let handle = actor.handle();
     let master_shutdown = actor.master_shutdown_notice();
     let gc_task = crate::gc::spawn(

@@ -14,8 +14,17 @@
 //! | `MESOS_DOCKER` | `--docker`, the docker CLI (COMMAND health checks run `docker exec`) |
 //!
 //! The executor removes its container when the task ends. If the executor itself dies, the
-//! agent removes what it left ([`remove_leftover`], for executors launched by this agent
-//! process; not yet for executors re-adopted after an agent restart).
+//! agent removes what it left ([`remove_leftover`] for executors launched by this agent
+//! process, [`remove_container`] for executors re-adopted after an agent restart).
+//!
+//! The executor labels its container with the agent's id ([`AGENT_LABEL`]). When the agent
+//! recovers, [`sweep`] looks at the engine's `mesos-…` containers that are this agent's (the
+//! label, or Mesos's legacy name `mesos-<agent id>.<container id>`): one of a run whose
+//! executor is gone is removed (its task gets its terminal update through recovery), one of
+//! no checkpointed run at all is an orphan and is removed with `--docker_kill_orphans`
+//! (Mesos's default). Mesos itself removes every `mesos-` container it does not know (and
+//! asks for `--docker_kill_orphans=false` when agents share an engine); matching on the agent
+//! id keeps the containers of other agents on the same engine safe.
 //!
 //! A DOCKER task on an agent without `docker` in `--containerizers` fails to launch
 //! (`TASK_FAILED`, `REASON_CONTAINER_LAUNCH_FAILED`); so do custom executors and task groups
@@ -37,6 +46,8 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 pub const MAPPED_DIRECTORY: &str = "/mnt/mesos/sandbox";
 /// The prefix of Docker container names (Mesos's `DOCKER_NAME_PREFIX`).
 pub const NAME_PREFIX: &str = "mesos-";
+/// The container label with the id of the agent whose executor created the container.
+pub const AGENT_LABEL: &str = "corral.mesos.agent_id";
 
 /// `--containerizers`: which containerizers the agent runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +112,8 @@ pub struct DockerLaunch {
     pub stop_timeout: Duration,
     /// `--docker`: the docker CLI (used for COMMAND health checks, `docker exec`).
     pub docker_cli: String,
+    /// `--docker_kill_orphans`.
+    pub kill_orphans: bool,
 }
 
 impl Default for DockerLaunch {
@@ -111,6 +124,7 @@ impl Default for DockerLaunch {
             socket: PathBuf::from(DEFAULT_SOCKET),
             stop_timeout: Duration::ZERO,
             docker_cli: "docker".into(),
+            kill_orphans: true,
         }
     }
 }
@@ -123,6 +137,7 @@ impl DockerLaunch {
             socket: flags.docker_socket.clone(),
             stop_timeout: flags.docker_stop_timeout,
             docker_cli: flags.docker.clone(),
+            kill_orphans: flags.docker_kill_orphans,
         }
     }
 }
@@ -186,23 +201,40 @@ pub fn executor_env(docker: &DockerLaunch, directory: &Path) -> Vec<(String, Str
 /// `MESOS_DOCKER_SOCKET` in the run's environment) if the executor left it behind, e.g.
 /// because it was killed. Does nothing for other runs.
 pub async fn remove_leftover(env: &[(String, String)]) {
-    use bollard::query_parameters::RemoveContainerOptionsBuilder;
     let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let (Some(socket), Some(name)) = (get("MESOS_DOCKER_SOCKET"), get("MESOS_CONTAINER")) else {
         return;
     };
-    let docker = match bollard::Docker::connect_with_unix(socket, 60, bollard::API_DEFAULT_VERSION)
-    {
+    remove_container(Path::new(socket), name).await;
+}
+
+/// The engine at `socket`, or a warning about why it cannot be reached.
+async fn connect(socket: &Path) -> Option<bollard::Docker> {
+    let path = socket.display().to_string();
+    let docker = match bollard::Docker::connect_with_unix(&path, 60, bollard::API_DEFAULT_VERSION) {
         Ok(docker) => docker.negotiate_version().await,
         Err(error) => Err(error),
     };
-    let docker = match docker {
-        Ok(docker) => docker,
+    match docker {
+        Ok(docker) => Some(docker),
         Err(error) => {
-            tracing::warn!(container = name, socket, %error, "cannot reach the Docker engine to remove a leftover container");
-            return;
+            tracing::warn!(socket = path, %error, "cannot reach the Docker engine");
+            None
         }
+    }
+}
+
+/// Force-removes the container `name` (stopping it first if it runs); a missing container is
+/// fine, other failures are logged.
+pub async fn remove_container(socket: &Path, name: &str) {
+    let Some(docker) = connect(socket).await else {
+        return;
     };
+    remove_with(&docker, name).await;
+}
+
+async fn remove_with(docker: &bollard::Docker, name: &str) {
+    use bollard::query_parameters::RemoveContainerOptionsBuilder;
     let options = RemoveContainerOptionsBuilder::new()
         .force(true)
         .v(true)
@@ -210,7 +242,7 @@ pub async fn remove_leftover(env: &[(String, String)]) {
     match docker.remove_container(name, Some(options)).await {
         Ok(()) => tracing::warn!(
             container = name,
-            "removed the Docker container its executor left behind"
+            "removed a Docker container no executor drives any more"
         ),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -219,6 +251,100 @@ pub async fn remove_leftover(env: &[(String, String)]) {
             tracing::warn!(container = name, %error, "cannot remove a leftover Docker container")
         }
     }
+}
+
+/// Why [`sweep`] removes a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepReason {
+    /// A checkpointed run whose executor is gone.
+    ExecutorGone,
+    /// No checkpointed run of this agent has it (`--docker_kill_orphans`).
+    Orphan,
+}
+
+/// What the agent knows when it sweeps its containers after recovery.
+#[derive(Clone, Debug, Default)]
+pub struct SweepInput<'a> {
+    /// This agent's id.
+    pub agent_id: &'a str,
+    /// Container ids of re-adopted runs (their containers stay).
+    pub adopted: &'a [String],
+    /// Container ids of checkpointed runs whose executor is gone.
+    pub gone: &'a [String],
+    /// `--docker_kill_orphans`.
+    pub kill_orphans: bool,
+}
+
+/// Decides about one engine container (`name` without its leading `/`, its labels): `None`
+/// keeps it (not this agent's, or a re-adopted run's).
+pub fn sweep_decision(
+    input: &SweepInput<'_>,
+    name: &str,
+    labels: Option<&std::collections::HashMap<String, String>>,
+) -> Option<SweepReason> {
+    let rest = name.trim_start_matches('/').strip_prefix(NAME_PREFIX)?;
+    let legacy = rest
+        .strip_prefix(input.agent_id)
+        .and_then(|r| r.strip_prefix('.'));
+    let labelled = labels
+        .and_then(|l| l.get(AGENT_LABEL))
+        .is_some_and(|id| id == input.agent_id);
+    let container_id = match legacy {
+        Some(id) if !input.agent_id.is_empty() => id,
+        _ if labelled => rest,
+        _ => return None,
+    };
+    if input.adopted.iter().any(|c| c == container_id) {
+        None
+    } else if input.gone.iter().any(|c| c == container_id) {
+        Some(SweepReason::ExecutorGone)
+    } else if input.kill_orphans {
+        Some(SweepReason::Orphan)
+    } else {
+        None
+    }
+}
+
+/// After recovery: removes this agent's `mesos-…` containers that no re-adopted executor
+/// drives (see the module docs). Returns the names removed. An unreachable engine is a
+/// warning (the agent still starts).
+pub async fn sweep(socket: &Path, input: &SweepInput<'_>) -> Vec<String> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let Some(docker) = connect(socket).await else {
+        return Vec::new();
+    };
+    let filters = std::collections::HashMap::from([("name", vec![NAME_PREFIX])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = match docker.list_containers(Some(options)).await {
+        Ok(containers) => containers,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the Docker containers to find orphans");
+            return Vec::new();
+        }
+    };
+    let mut removed = Vec::new();
+    for container in containers {
+        for name in container.names.iter().flatten() {
+            let name = name.trim_start_matches('/');
+            let Some(reason) = sweep_decision(input, name, container.labels.as_ref()) else {
+                continue;
+            };
+            tracing::warn!(
+                container = name,
+                ?reason,
+                "removing a Docker container of no live run"
+            );
+            remove_with(&docker, name).await;
+            removed.push(name.to_string());
+        }
+    }
+    if !input.kill_orphans {
+        tracing::info!("--docker_kill_orphans=false: containers of no checkpointed run are kept");
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -292,6 +418,51 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), remove_leftover(&env))
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn the_sweep_removes_only_this_agents_containers_of_no_live_run() {
+        use std::collections::HashMap;
+        let adopted = vec!["live".to_string()];
+        let gone = vec!["dead".to_string()];
+        let mut input = SweepInput {
+            agent_id: "A-S1",
+            adopted: &adopted,
+            gone: &gone,
+            kill_orphans: true,
+        };
+        let ours = HashMap::from([(AGENT_LABEL.to_string(), "A-S1".to_string())]);
+        let theirs = HashMap::from([(AGENT_LABEL.to_string(), "A-S2".to_string())]);
+        let decide = |input: &SweepInput<'_>, name: &str, labels: Option<&HashMap<_, _>>| {
+            sweep_decision(input, name, labels)
+        };
+        assert_eq!(decide(&input, "/mesos-live", Some(&ours)), None);
+        assert_eq!(
+            decide(&input, "/mesos-dead", Some(&ours)),
+            Some(SweepReason::ExecutorGone)
+        );
+        assert_eq!(
+            decide(&input, "mesos-other", Some(&ours)),
+            Some(SweepReason::Orphan)
+        );
+        // Another agent's container, an unlabelled one, one that is not Mesos's.
+        assert_eq!(decide(&input, "mesos-other", Some(&theirs)), None);
+        assert_eq!(decide(&input, "mesos-other", None), None);
+        assert_eq!(decide(&input, "web", Some(&ours)), None);
+        // Mesos's legacy names carry the agent id.
+        assert_eq!(
+            decide(&input, "mesos-A-S1.old", None),
+            Some(SweepReason::Orphan)
+        );
+        assert_eq!(decide(&input, "mesos-A-S1.live", None), None);
+        assert_eq!(decide(&input, "mesos-A-S2.old", None), None);
+        // --docker_kill_orphans=false keeps orphans, not the containers of gone executors.
+        input.kill_orphans = false;
+        assert_eq!(decide(&input, "mesos-other", Some(&ours)), None);
+        assert_eq!(
+            decide(&input, "mesos-dead", Some(&ours)),
+            Some(SweepReason::ExecutorGone)
+        );
     }
 
     #[test]

@@ -278,6 +278,16 @@ pub struct AgentFlags {
     )]
     pub docker_stop_timeout: Duration,
 
+    /// On recovery, stop and remove this agent's Docker containers (`mesos-…`) that belong to
+    /// no checkpointed run (Mesos's `--docker_kill_orphans`).
+    #[arg(
+        long = "docker_kill_orphans",
+        env = "MESOS_DOCKER_KILL_ORPHANS",
+        default_value_t = true,
+        action = ArgAction::Set
+    )]
+    pub docker_kill_orphans: bool,
+
     /// Task output rotation and rate limit, sandbox GC, `disk/du` ([`SandboxFlags`]).
     #[command(flatten)]
     pub sandbox: SandboxFlags,
@@ -392,6 +402,7 @@ impl AgentFlags {
                 "docker_stop_timeout",
                 format_duration(self.docker_stop_timeout),
             ),
+            ("docker_kill_orphans", self.docker_kill_orphans.to_string()),
         ]
         .into_iter()
         .chain(self.sandbox.to_map())

@@ -61,6 +61,36 @@ pub fn forget_pids(state: &mut RecoveredState) {
     }
 }
 
+/// With the docker containerizer: removes this agent's Docker containers that no re-adopted
+/// executor drives ([`crate::docker::sweep`]): those of the recovered runs (`runs`) that were
+/// not `adopted`, and with `kill_orphans` those of no checkpointed run at all.
+pub async fn sweep_docker(
+    socket: &Path,
+    agent_id: &str,
+    runs: &[String],
+    adopted: &[String],
+    kill_orphans: bool,
+) {
+    let gone: Vec<String> = runs
+        .iter()
+        .filter(|id| !adopted.contains(id))
+        .cloned()
+        .collect();
+    let input = crate::docker::SweepInput {
+        agent_id,
+        adopted,
+        gone: &gone,
+        kill_orphans,
+    };
+    let removed = crate::docker::sweep(socket, &input).await;
+    if !removed.is_empty() {
+        tracing::info!(
+            removed = removed.len(),
+            "removed Docker containers of no live run"
+        );
+    }
+}
+
 /// Waits until every recovered executor re-subscribed or `timeout` passed; then the actor
 /// destroys the ones still away.
 pub async fn await_reregistration(actor: &ActorHandle, timeout: Duration) {

@@ -62,7 +62,14 @@ pub struct DockerConfig {
     pub sandbox: PathBuf,
     /// Where the sandbox appears in the container.
     pub mapped_directory: String,
+    /// The agent's id (`MESOS_SLAVE_ID`), put on the container as [`AGENT_LABEL`] so that the
+    /// agent tells its own containers from other agents' on a shared engine.
+    pub agent_id: Option<String>,
 }
+
+/// The container label with the id of the agent that launched the executor (the agent's
+/// orphan sweep reads it).
+pub const AGENT_LABEL: &str = "corral.mesos.agent_id";
 
 impl DockerConfig {
     /// Reads the settings through `lookup` (see the module docs); `env` gives the sandbox.
@@ -119,6 +126,7 @@ impl DockerConfig {
             stop_timeout,
             sandbox,
             mapped_directory,
+            agent_id: env.agent_id.as_ref().map(|id| id.value.clone()),
         })
     }
 }

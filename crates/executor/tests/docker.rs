@@ -232,6 +232,7 @@ async fn start_executor(
         stop_timeout: Duration::from_secs(1),
         sandbox: sandbox.to_path_buf(),
         mapped_directory: "/mnt/mesos/sandbox".into(),
+        agent_id: Some("agent-S0".into()),
     };
     let env = executor_env(endpoint, sandbox);
     let handle = tokio::spawn(async move { run_with(env, config).await.unwrap() });

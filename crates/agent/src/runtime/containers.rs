@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use corral_containerizer::{
-    ContainerId, Containerizer, ContainerizerError, ExitStatus, KnownProcess, Termination,
+    ContainerId, Containerizer, ContainerizerError, ExitStatus, KnownProcess, ResourceLimits,
+    Termination,
 };
 use tracing::Instrument;
 
@@ -99,10 +100,17 @@ impl Actor {
 impl Actor {
     /// Re-adopts the containers of recovered executor runs (`Containerizer::recover`, so that
     /// isolators, limits and kill keep working), watches the adopted ones like launched ones,
-    /// and reports the gone ones as exited.
-    pub async fn recover_containers(&mut self, runs: Vec<RecoveredRun>) -> Result<(), String> {
+    /// and reports the gone ones as exited. `docker_socket` (with the docker containerizer):
+    /// the container `mesos-<container id>` an adopted executor leaves when it ends is
+    /// removed. Returns the container ids of the adopted runs.
+    pub async fn recover_containers(
+        &mut self,
+        runs: Vec<RecoveredRun>,
+        docker_socket: Option<std::path::PathBuf>,
+    ) -> Result<Vec<String>, String> {
         let mut known = Vec::new();
         let mut gone = Vec::new();
+        let mut adopted = Vec::new();
         for run in &runs {
             match (run.pid, ContainerId::new(run.container_id.clone())) {
                 (Some(pid), Ok(container_id)) => known.push(KnownProcess {
@@ -131,7 +139,8 @@ impl Actor {
                     pid = ?run.pid,
                     "re-adopted executor container"
                 );
-                self.watch(run.clone());
+                self.watch(run.clone(), docker_socket.clone());
+                adopted.push(run.container_id.clone());
             } else if let Some((_, reason)) = report
                 .gone
                 .iter()
@@ -163,11 +172,12 @@ impl Actor {
             );
         }
         self.drain_effects();
-        Ok(())
+        Ok(adopted)
     }
 
-    /// Waits for a re-adopted container to end, cleans it up and reports its end.
-    fn watch(&self, run: RecoveredRun) {
+    /// Waits for a re-adopted container to end, cleans it up (and the Docker container its
+    /// executor drove, if any) and reports its end.
+    fn watch(&self, run: RecoveredRun, docker_socket: Option<std::path::PathBuf>) {
         let containerizer = self.containerizer.clone();
         let handle = self.handle.clone();
         let span = tracing::info_span!(
@@ -182,6 +192,10 @@ impl Actor {
             };
             let termination = containerizer.wait(&id).await;
             let cleanup = containerizer.destroy(&id, Duration::ZERO).await;
+            if let Some(socket) = docker_socket {
+                let name = format!("{}{}", crate::docker::NAME_PREFIX, run.container_id);
+                crate::docker::remove_container(&socket, &name).await;
+            }
             handle.send(Command::Exited {
                 framework_id: run.framework_id,
                 executor_id: run.executor_id,
@@ -200,6 +214,21 @@ pub(super) async fn destroy(containerizer: &Containerizer, container_id: &str, g
     match containerizer.destroy(&id, grace).await {
         Ok(_) | Err(ContainerizerError::UnknownContainer(_)) => {}
         Err(error) => tracing::error!(container_id, %error, "failed to destroy container"),
+    }
+}
+
+/// Resizes a running container; a failure leaves it at its old limits (logged).
+pub(super) async fn update(
+    containerizer: &Containerizer,
+    container_id: &str,
+    limits: &ResourceLimits,
+) {
+    let Ok(id) = ContainerId::new(container_id) else {
+        return;
+    };
+    match containerizer.update(&id, limits).await {
+        Ok(()) | Err(ContainerizerError::UnknownContainer(_)) => {}
+        Err(error) => tracing::warn!(container_id, %error, "failed to resize container"),
     }
 }
 

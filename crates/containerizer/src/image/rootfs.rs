@@ -125,4 +125,26 @@ impl RootfsPlan {
         crate::sys::install_rootfs(command, self.clone(), identity);
         Ok(())
     }
+
+    /// Makes `command` enter this rootfs before exec, then switch to `uid`, `gid` and the
+    /// supplementary `groups` (e.g. an image's `User`, resolved in the image). Only root can
+    /// do this.
+    pub fn install_ids(
+        &self,
+        command: &mut std::process::Command,
+        uid: u32,
+        gid: u32,
+        groups: &[u32],
+    ) {
+        let identity = crate::sys::Identity {
+            uid: nix::unistd::Uid::from_raw(uid),
+            gid: nix::unistd::Gid::from_raw(gid),
+            groups: groups
+                .iter()
+                .copied()
+                .map(nix::unistd::Gid::from_raw)
+                .collect(),
+        };
+        crate::sys::install_rootfs(command, self.clone(), Some(identity));
+    }
 }

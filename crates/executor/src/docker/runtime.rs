@@ -344,7 +344,13 @@ async fn start(shared: &Shared, info: &TaskInfo) -> Result<Started, String> {
         sandbox: &config.sandbox,
         mapped_directory: &config.mapped_directory,
     };
-    let spec = build(info, &at).map_err(|e| e.to_string())?;
+    let mut spec = build(info, &at).map_err(|e| e.to_string())?;
+    if let Some(agent_id) = &config.agent_id {
+        spec.body
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(super::AGENT_LABEL.to_string(), agent_id.clone());
+    }
     let engine = shared.engine().await.map_err(|e| e.to_string())?;
     let existing = engine.inspect(name).await.map_err(|e| e.to_string())?;
     let decided = plan(existing.as_ref());
