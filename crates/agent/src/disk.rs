@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use corral_containerizer::{
     BoxFuture, ContainerId, Isolator, IsolatorError, LaunchInfo, LaunchSpec, Limitation,
-    LimitationKind, ResourceUsage,
+    LimitationKind, ResourceLimits, ResourceUsage,
 };
 
 /// `disk/du` settings.
@@ -236,6 +236,18 @@ impl Isolator for DiskIsolator {
             })
             .unwrap_or_default();
         Box::pin(async move { Ok(usage) })
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a ContainerId,
+        limits: &'a ResourceLimits,
+    ) -> BoxFuture<'a, Result<(), IsolatorError>> {
+        // The next measurement is judged against the new quota.
+        if let Some(entry) = self.entries().get_mut(id) {
+            entry.quota = limits.disk_bytes;
+        }
+        Box::pin(async { Ok(()) })
     }
 
     fn cleanup<'a>(&'a self, id: &'a ContainerId) -> BoxFuture<'a, Result<(), IsolatorError>> {

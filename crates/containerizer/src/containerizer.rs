@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::error::{ContainerError, ContainerizerError, LaunchError};
 use crate::isolator::{Isolator, Limitation, RecoveredContainer};
 use crate::launcher::{ExitStatus, KnownProcess, LaunchInfo, Launched, Launcher, RecoverReport};
-use crate::spec::{ContainerId, LaunchSpec};
+use crate::spec::{ContainerId, LaunchSpec, ResourceLimits};
 use crate::usage::ResourceUsage;
 
 /// How a container ended.
@@ -241,6 +241,27 @@ impl Containerizer {
             usage.merge(more);
         }
         Ok(usage)
+    }
+
+    /// Applies new resource limits to a running container, e.g. when a task joins or leaves
+    /// an executor (Mesos's `Containerizer::update`). Every isolator is asked even if one
+    /// fails; the first failure is returned.
+    pub async fn update(
+        &self,
+        id: &ContainerId,
+        limits: &ResourceLimits,
+    ) -> Result<(), ContainerizerError> {
+        limits.validate().map_err(LaunchError::from)?;
+        self.ensure_known(id)?;
+        let mut first_error = None;
+        for isolator in &self.inner.isolators {
+            if let Err(source) = isolator.update(id, limits).await {
+                let error = isolator_error(isolator.as_ref(), "update", id, source);
+                tracing::warn!(container_id = %id, %error, "resource update failed");
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Re-adopts checkpointed containers after an agent restart. Isolators recover the adopted

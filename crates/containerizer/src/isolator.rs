@@ -12,7 +12,8 @@
 //! 3. [`watch_limitation`](Isolator::watch_limitation): a future that resolves if the container
 //!    hits a limit (OOM, pids), after which the containerizer kills it; when the main process
 //!    ends without one, [`check_limitation`](Isolator::check_limitation) is asked once;
-//! 4. [`usage`](Isolator::usage) on demand;
+//! 4. [`usage`](Isolator::usage) on demand, and [`update`](Isolator::update) when the
+//!    container's resources change (a task joins or leaves a running executor);
 //! 5. [`cleanup`](Isolator::cleanup) after the launcher's processes are gone, in reverse
 //!    order; an isolator that tracks processes itself (cgroups) kills what is left first.
 //!
@@ -23,7 +24,7 @@ use std::fmt;
 
 use crate::error::IsolatorError;
 use crate::launcher::{BoxFuture, LaunchInfo};
-use crate::spec::{ContainerId, LaunchSpec};
+use crate::spec::{ContainerId, LaunchSpec, ResourceLimits};
 use crate::usage::ResourceUsage;
 
 /// A container re-adopted after an agent restart.
@@ -114,6 +115,18 @@ pub trait Isolator: Send + Sync {
         Box::pin(async { Ok(ResourceUsage::default()) })
     }
 
+    /// Applies new limits to a running container (Mesos's `Isolator::update`). An isolator
+    /// may keep a limit it cannot lower safely (a memory hard limit below usage would invoke
+    /// the OOM killer); it must accept an unknown container.
+    fn update<'a>(
+        &'a self,
+        id: &'a ContainerId,
+        limits: &'a ResourceLimits,
+    ) -> BoxFuture<'a, Result<(), IsolatorError>> {
+        let _ = (id, limits);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Releases everything held for the container. Called after its processes are gone; must
     /// succeed for an unknown container (cleanup may be retried, or follow a failed prepare).
     fn cleanup<'a>(&'a self, id: &'a ContainerId) -> BoxFuture<'a, Result<(), IsolatorError>> {
@@ -164,6 +177,14 @@ impl<T: Isolator + ?Sized> Isolator for std::sync::Arc<T> {
         id: &'a ContainerId,
     ) -> BoxFuture<'a, Result<ResourceUsage, IsolatorError>> {
         (**self).usage(id)
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a ContainerId,
+        limits: &'a ResourceLimits,
+    ) -> BoxFuture<'a, Result<(), IsolatorError>> {
+        (**self).update(id, limits)
     }
 
     fn cleanup<'a>(&'a self, id: &'a ContainerId) -> BoxFuture<'a, Result<(), IsolatorError>> {

@@ -114,7 +114,8 @@ pub struct ResourceLimits {
 }
 
 impl ResourceLimits {
-    fn validate(&self) -> Result<(), SpecError> {
+    /// Checks that every limit is usable: cpus finite and positive, no zero memory.
+    pub fn validate(&self) -> Result<(), SpecError> {
         if let Some(cpus) = self.cpus {
             if !cpus.is_finite() || cpus <= 0.0 {
                 return Err(SpecError::InvalidResource {

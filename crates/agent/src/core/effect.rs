@@ -25,6 +25,14 @@ pub enum Effect {
         /// Time between SIGTERM and SIGKILL.
         grace: Duration,
     },
+    /// Apply new resource limits to a running container (a task joined or left its executor);
+    /// a failure is logged and the container keeps its old limits.
+    Update {
+        /// The container.
+        container_id: String,
+        /// Its executor's resources plus its live tasks'.
+        limits: corral_containerizer::ResourceLimits,
+    },
     /// Send a call to the master (dropped while not registered; the status update manager
     /// resends what matters after re-registration).
     ToMaster(AgentCall),

@@ -204,6 +204,7 @@ impl AgentCore {
         for pending in queued {
             launches.push(deliver(executor, framework_id, pending));
         }
+        self.resize(framework_id, executor_id);
         self.effects.extend(launches);
         Ok(connection)
     }
@@ -302,6 +303,7 @@ impl AgentCore {
             if self.handle_update(framework_id, status) == Accepted::Duplicate {
                 tracing::debug!("ignoring a duplicate status update");
             }
+            self.resize(framework_id, executor_id);
         }
         self.emit(Effect::ToExecutor {
             framework_id: framework_id.to_string(),

@@ -23,6 +23,7 @@ mod executors;
 mod lifecycle;
 mod master;
 mod recovery;
+mod resize;
 mod run;
 pub mod state;
 mod volumes;

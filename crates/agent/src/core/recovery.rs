@@ -61,6 +61,7 @@ impl AgentCore {
                     completed_tasks: Default::default(),
                     ending: None,
                     exit: None,
+                    limits: None,
                 };
                 for t in r.tasks {
                     let task_id = t.task.task_id.value.clone();

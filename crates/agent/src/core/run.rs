@@ -223,6 +223,8 @@ impl AgentCore {
                 ExecutorState::Running if executor.connection.is_some() => {
                     let effect = deliver(executor, &framework_id, pending);
                     self.effects.extend(attach);
+                    // Grown before the executor hears of the task.
+                    self.resize(&framework_id, &executor_id);
                     self.emit(effect);
                 }
                 _ => {
@@ -365,6 +367,7 @@ impl AgentCore {
             completed_tasks: Default::default(),
             ending: None,
             exit: None,
+            limits: Some(limits),
         };
         let task_records: Vec<v1::Task> = executor
             .queued_tasks()

@@ -153,6 +153,9 @@ pub struct Executor {
     pub ending: Option<Ending>,
     /// How the container ended, once it has.
     pub exit: Option<String>,
+    /// The limits its container was last given (`None`: not known, e.g. re-adopted after an
+    /// agent restart); see `core::resize`.
+    pub limits: Option<corral_containerizer::ResourceLimits>,
 }
 
 impl Executor {

@@ -16,6 +16,7 @@
 //! running container yet, so tasks delivered later to an executor that already runs (a
 //! second task for a custom executor) share the limits computed at its launch.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -188,13 +189,38 @@ pub fn container_limits(
     tasks: &[v1::TaskInfo],
     pids_limit: Option<u64>,
 ) -> ResourceLimits {
+    let shares = tasks.iter().map(|t| (t.resources.as_slice(), &t.limits));
+    limits_of(kind, info, shares, pids_limit)
+}
+
+/// [`container_limits`] for the tasks an executor holds now (their `Task` records), used to
+/// resize a running container when a task joins or ends.
+pub fn running_limits<'a>(
+    kind: ExecutorKind,
+    info: &v1::ExecutorInfo,
+    tasks: impl Iterator<Item = &'a v1::Task> + Clone,
+    pids_limit: Option<u64>,
+) -> ResourceLimits {
+    let shares = tasks.map(|t| (t.resources.as_slice(), &t.limits));
+    limits_of(kind, info, shares, pids_limit)
+}
+
+/// One task's share of its container: its resources and its `limits`.
+type TaskShare<'a> = (&'a [v1::Resource], &'a BTreeMap<String, v1::value::Scalar>);
+
+fn limits_of<'a>(
+    kind: ExecutorKind,
+    info: &v1::ExecutorInfo,
+    tasks: impl Iterator<Item = TaskShare<'a>> + Clone,
+    pids_limit: Option<u64>,
+) -> ResourceLimits {
     let (cpus_overhead, mem_overhead) = match kind {
         ExecutorKind::Command => (COMMAND_EXECUTOR_CPUS, COMMAND_EXECUTOR_MEM_MB),
         ExecutorKind::Default | ExecutorKind::Custom => (0.0, 0.0),
     };
-    let cpus = summed_limit("cpus", info, tasks, cpus_overhead).map(|c| c.max(MIN_CPUS));
-    let mem_bytes =
-        summed_limit("mem", info, tasks, mem_overhead).map(|mb| mb_to_bytes(mb.max(MIN_MEM_MB)));
+    let cpus = summed_limit("cpus", info, tasks.clone(), cpus_overhead).map(|c| c.max(MIN_CPUS));
+    let mem_bytes = summed_limit("mem", info, tasks.clone(), mem_overhead)
+        .map(|mb| mb_to_bytes(mb.max(MIN_MEM_MB)));
     ResourceLimits {
         cpus,
         mem_bytes,
@@ -207,19 +233,28 @@ pub fn container_limits(
 
 /// The executor's `name` plus each task's limit or request of it, plus `overhead`; `None`
 /// when unlimited (an infinite task limit) or nothing.
-fn summed_limit(
+fn summed_limit<'a>(
     name: &str,
     info: &v1::ExecutorInfo,
-    tasks: &[v1::TaskInfo],
+    tasks: impl Iterator<Item = TaskShare<'a>>,
     overhead: f64,
 ) -> Option<f64> {
-    let scalar = |list: &[v1::Resource]| sum_resources([list]).scalar(name).as_f64();
+    // Persistent volumes live outside the sandbox: not part of its disk quota (Mesos's
+    // `disk/du` does not count them either).
+    let is_volume = |r: &v1::Resource| r.disk.as_ref().is_some_and(|d| d.persistence.is_some());
+    let scalar = |list: &[v1::Resource]| {
+        if !list.iter().any(is_volume) {
+            return sum_resources([list]).scalar(name).as_f64();
+        }
+        let own: Vec<v1::Resource> = list.iter().filter(|r| !is_volume(r)).cloned().collect();
+        sum_resources([own.as_slice()]).scalar(name).as_f64()
+    };
     let mut total = scalar(&info.resources) + overhead;
-    for task in tasks {
-        match task.limits.get(name).map(|limit| limit.value) {
+    for (resources, limits) in tasks {
+        match limits.get(name).map(|limit| limit.value) {
             Some(value) if value == f64::INFINITY => return None,
             Some(value) if value.is_finite() && value >= 0.0 => total += value,
-            _ => total += scalar(&task.resources),
+            _ => total += scalar(resources),
         }
     }
     (total.is_finite() && total > 0.0).then_some(total)

@@ -130,6 +130,28 @@ fn command_tasks_get_the_command_executor_overhead() {
 }
 
 #[test]
+fn persistent_volumes_are_not_part_of_the_sandbox_disk_quota() {
+    let mut t = task(0.5, 32.0);
+    t.resources.extend(
+        serde_json::from_value::<Vec<v1::Resource>>(serde_json::json!([
+            {"name": "disk", "type": "SCALAR", "scalar": {"value": 100.0}},
+            {"name": "disk", "type": "SCALAR", "scalar": {"value": 500.0},
+             "reservations": [{"type": "DYNAMIC", "role": "web"}],
+             "disk": {"persistence": {"id": "v1"},
+                      "volume": {"mode": "RW", "container_path": "data"}}}
+        ]))
+        .unwrap(),
+    );
+    let limits = container_limits(
+        ExecutorKind::Command,
+        &v1::ExecutorInfo::default(),
+        &[t],
+        None,
+    );
+    assert_eq!(limits.disk_bytes, Some(100 << 20), "{limits:?}");
+}
+
+#[test]
 fn executor_limits_add_its_resources_and_its_tasks() {
     let info = v1::ExecutorInfo {
         resources: with_resources(0.1, 32.0),

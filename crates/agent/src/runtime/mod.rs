@@ -25,7 +25,7 @@ mod handle;
 mod tests;
 mod volumes;
 
-use containers::destroy;
+use containers::{destroy, update};
 pub use handle::{now_secs, ActorHandle, Command, ExecutorReply, LinkEvent};
 
 /// How often executors get a HEARTBEAT event.
@@ -364,6 +364,13 @@ impl Actor {
             } => {
                 let containerizer = self.containerizer.clone();
                 tokio::spawn(async move { destroy(&containerizer, &container_id, grace).await });
+            }
+            Effect::Update {
+                container_id,
+                limits,
+            } => {
+                let containerizer = self.containerizer.clone();
+                tokio::spawn(async move { update(&containerizer, &container_id, &limits).await });
             }
             Effect::ToMaster(call) => {
                 if self.to_master.send(call).is_err() {

@@ -145,6 +145,23 @@ impl Subsystem for Cpu {
         Ok(())
     }
 
+    /// New share and cap; no `cpus` (a task with an infinite limit joined) lifts the cap and
+    /// keeps the share.
+    fn update(&self, cg: &ContainerCgroup, limits: &ResourceLimits) -> Result<(), IsolatorError> {
+        if limits.cpus.is_some() {
+            return self.apply(cg, limits);
+        }
+        let Some(dir) = cg.dir(Controller::Cpu).filter(|_| self.enable_cfs) else {
+            return Ok(());
+        };
+        match cg.version {
+            CgroupVersion::V1 => fs::write(&dir.join("cpu.cfs_quota_us"), "-1")?,
+            CgroupVersion::V2 => fs::write(&dir.join("cpu.max"), &format!("max {CFS_PERIOD_US}"))?,
+        }
+        tracing::debug!(container_id = %cg.id, "lifted the cpu cap");
+        Ok(())
+    }
+
     fn usage(&self, cg: &ContainerCgroup) -> Result<ResourceUsage, IsolatorError> {
         match cg.version {
             CgroupVersion::V1 => self.usage_v1(cg),

@@ -28,6 +28,13 @@ pub(crate) trait Subsystem: Send + Sync + fmt::Debug {
 
     fn usage(&self, cg: &ContainerCgroup) -> Result<ResourceUsage, IsolatorError>;
 
+    /// Writes new limits into a running container's cgroups. The default changes nothing:
+    /// a subsystem whose limit does not follow the container's resources (pids) keeps it.
+    fn update(&self, cg: &ContainerCgroup, limits: &ResourceLimits) -> Result<(), IsolatorError> {
+        let _ = (cg, limits);
+        Ok(())
+    }
+
     /// Called for each container re-attached after an agent restart.
     fn recovered(&self, cg: &ContainerCgroup) {
         let _ = cg;
@@ -182,6 +189,19 @@ impl Isolator for CgroupIsolator {
                 Some(true) => self
                     .subsystem
                     .usage(&self.tree.cgroup(id, self.subsystem.controllers())),
+            }
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a ContainerId,
+        limits: &'a ResourceLimits,
+    ) -> BoxFuture<'a, Result<(), IsolatorError>> {
+        Box::pin(async move {
+            match self.cgroup(id) {
+                Some(cg) => self.subsystem.update(&cg, limits),
+                None => Ok(()),
             }
         })
     }

@@ -140,6 +140,45 @@ impl Subsystem for Mem {
         Ok(())
     }
 
+    /// Raises the hard limit (or lifts it: no `mem_bytes`), never lowers it: below the
+    /// container's usage that would invoke the OOM killer (Mesos's rule). A lower figure
+    /// becomes the v1 soft limit, which the kernel reclaims towards under pressure.
+    fn update(&self, cg: &ContainerCgroup, limits: &ResourceLimits) -> Result<(), IsolatorError> {
+        let Some(dir) = cg.dir(Controller::Memory) else {
+            return Ok(());
+        };
+        let (limit_file, unlimited) = match cg.version {
+            CgroupVersion::V1 => ("memory.limit_in_bytes", "-1"),
+            CgroupVersion::V2 => ("memory.max", "max"),
+        };
+        let current = fs::read_u64(&dir.join(limit_file))?.unwrap_or(u64::MAX);
+        let wanted = limits.mem_bytes.unwrap_or(u64::MAX);
+        if wanted < current {
+            if cg.version == CgroupVersion::V1 {
+                fs::write_if_exists(&dir.join("memory.soft_limit_in_bytes"), &wanted.to_string())?;
+            }
+            tracing::debug!(container_id = %cg.id, wanted, current, "kept the memory hard limit");
+            return Ok(());
+        }
+        if wanted == current {
+            return Ok(());
+        }
+        let value = limits
+            .mem_bytes
+            .map_or_else(|| unlimited.to_string(), |b| b.to_string());
+        match cg.version {
+            CgroupVersion::V1 => {
+                // Raising: memory+swap first, since it may never be below the memory limit.
+                fs::write_if_exists(&dir.join("memory.memsw.limit_in_bytes"), &value)?;
+                fs::write(&dir.join("memory.limit_in_bytes"), &value)?;
+                fs::write_if_exists(&dir.join("memory.soft_limit_in_bytes"), &value)?;
+            }
+            CgroupVersion::V2 => fs::write(&dir.join("memory.max"), &value)?,
+        }
+        tracing::debug!(container_id = %cg.id, limit = %value, "raised the memory limit");
+        Ok(())
+    }
+
     fn usage(&self, cg: &ContainerCgroup) -> Result<ResourceUsage, IsolatorError> {
         let Some(dir) = cg.dir(Controller::Memory) else {
             return Ok(ResourceUsage::default());

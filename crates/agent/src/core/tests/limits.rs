@@ -226,3 +226,98 @@ fn only_failures_are_checked_against_limits() {
     let unknown = exec_call(call::Type::Update, "nope");
     assert_eq!(core.failed_task_container(&unknown), None);
 }
+
+fn resized(effects: &[Effect]) -> Vec<&corral_containerizer::ResourceLimits> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Update { limits, .. } => Some(limits),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_custom_executors_container_follows_its_live_tasks() {
+    let mut core = core();
+    let executor = v1::ExecutorInfo {
+        resources: resources(0.1, 32.0),
+        ..custom_executor("e1")
+    };
+    core.run_task(
+        framework(),
+        Some(executor.clone()),
+        sized_command_task("t1", 1.0, 64.0),
+        NOW,
+    );
+    let Effect::Launch(request) = core.take_effects().remove(0) else {
+        panic!("expected a launch")
+    };
+    assert!((request.limits.cpus.unwrap() - 1.1).abs() < 1e-9);
+    assert_eq!(request.limits.mem_bytes, Some(96 << 20));
+    core.container_launched("F", "e1", &request.container_id, 7);
+
+    // A task queued while the executor starts is added when it is delivered.
+    core.run_task(
+        framework(),
+        Some(executor.clone()),
+        sized_command_task("t2", 0.5, 32.0),
+        NOW,
+    );
+    assert!(
+        resized(&core.take_effects()).is_empty(),
+        "not delivered yet"
+    );
+    let effects = subscribe(&mut core, "e1");
+    let [limits] = resized(&effects)[..] else {
+        panic!("expected one resize: {effects:?}")
+    };
+    assert!((limits.cpus.unwrap() - 1.6).abs() < 1e-9);
+    assert_eq!(limits.mem_bytes, Some(128 << 20));
+
+    // One delivered to the running executor is added before it hears of the task.
+    core.run_task(
+        framework(),
+        Some(executor),
+        sized_command_task("t3", 0.5, 64.0),
+        NOW,
+    );
+    let effects = core.take_effects();
+    let update_at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Update { .. }))
+        .expect("a resize");
+    let launch_at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::ToExecutor { .. }))
+        .expect("a LAUNCH");
+    assert!(update_at < launch_at, "{effects:?}");
+    let Effect::Update {
+        container_id,
+        limits,
+    } = &effects[update_at]
+    else {
+        unreachable!()
+    };
+    assert_eq!(container_id, &request.container_id);
+    assert!((limits.cpus.unwrap() - 2.1).abs() < 1e-9);
+    assert_eq!(limits.mem_bytes, Some(192 << 20));
+
+    // A running update changes nothing; a terminal one takes the task's share away.
+    let effects = update(&mut core, "e1", "t1", TaskState::TaskRunning, 1).unwrap();
+    assert!(resized(&effects).is_empty(), "{effects:?}");
+    let effects = update(&mut core, "e1", "t1", TaskState::TaskFinished, 2).unwrap();
+    let [limits] = resized(&effects)[..] else {
+        panic!("expected one resize: {effects:?}")
+    };
+    assert!((limits.cpus.unwrap() - 1.1).abs() < 1e-9);
+    assert_eq!(limits.mem_bytes, Some(128 << 20));
+}
+
+#[test]
+fn a_command_executors_container_keeps_its_size() {
+    let mut core = core();
+    running_command_task(&mut core);
+    let effects = update(&mut core, "t1", "t1", TaskState::TaskFinished, 2).unwrap();
+    assert!(resized(&effects).is_empty(), "{effects:?}");
+}
