@@ -92,9 +92,12 @@ _USED_PORTS = set()
 
 
 def free_port():
-    """A loopback port that is free now, below the ephemeral range, never reused in this run."""
+    """A loopback port that is free now, below the ephemeral range, never reused in this run.
+
+    Below 20000 too: scripts/zk-ensemble.sh places ZooKeeper nodes in 20000..31999, and a
+    node's peer ports (or a stopped node's client port) are free while it still owns them."""
     for _ in range(200):
-        port = random.randint(20000, 30000)
+        port = random.randint(10000, 19999)
         if port in _USED_PORTS:
             continue
         with socket.socket() as sock:

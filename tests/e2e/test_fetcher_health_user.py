@@ -14,7 +14,6 @@ import io
 import os
 import pwd
 import shutil
-import socket
 import stat
 import tarfile
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ClusterPool
+from conftest import ClusterPool, free_port
 from helpers import command_task, find_sandbox, wait_until
 from mesos_raw import SchedulerStream
 
@@ -138,9 +137,9 @@ def tar_gz(entries):
 
 
 def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on: below the ephemeral range (so never a client's source port)
+    and never handed out again in this run (conftest's `free_port`), unlike bind-then-drop."""
+    return free_port()
 
 
 def task(name, cmd, **extra):

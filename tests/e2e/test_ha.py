@@ -176,8 +176,10 @@ class HaCluster:
         return [m for m in self.masters if m.alive()]
 
     @staticmethod
-    def scheduler_probe(master, timeout=1.0):
-        """Status of an (invalid) scheduler call, without following redirects."""
+    def scheduler_probe(master, timeout=5.0):
+        """Status of an (invalid) scheduler call, without following redirects. The default
+        timeout allows for a loaded 2-core CI machine (3 masters, an agent and 3 ZooKeeper
+        JVMs); polls that may hit a SIGSTOPped master pass a short one."""
         try:
             resp = requests.post(master.url + "/api/v1/scheduler", data="{}", timeout=timeout,
                                  headers={"Content-Type": "application/json"},
@@ -186,9 +188,9 @@ class HaCluster:
         except requests.RequestException:
             return None, None
 
-    def serving_leaders(self):
+    def serving_leaders(self, timeout=5.0):
         """Masters answering scheduler calls themselves (400 for the empty call)."""
-        return [m for m in self.alive_masters() if self.scheduler_probe(m)[0] == 400]
+        return [m for m in self.alive_masters() if self.scheduler_probe(m, timeout)[0] == 400]
 
     def leader(self):
         leaders = self.serving_leaders()
@@ -197,7 +199,8 @@ class HaCluster:
 
     def wait_new_leader(self, old, timeout):
         def one_new():
-            leaders = self.serving_leaders()
+            # Short probes: the old leader may be SIGSTOPped, and this poll times the failover.
+            leaders = self.serving_leaders(timeout=1.0)
             return leaders[0] if len(leaders) == 1 and leaders[0] is not old else None
         return wait_until(one_new, timeout, "exactly one new serving leader", interval=0.05)
 

@@ -10,12 +10,14 @@ use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct loopback ports that are free now (both held until both are picked).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 struct Up {
@@ -25,9 +27,21 @@ struct Up {
 }
 
 impl Up {
+    /// `corral up` on free ports; a port can still be taken between picking it and `corral up`
+    /// binding it, so an early exit is retried on other ports.
     fn start() -> Up {
+        for _ in 0..3 {
+            if let Some(up) = Up::try_start() {
+                return up;
+            }
+            eprintln!("corral up exited while starting (port taken?); retrying");
+        }
+        panic!("corral up did not come up");
+    }
+
+    fn try_start() -> Option<Up> {
         let dir = tempfile::tempdir().unwrap();
-        let (port, agent_port) = (free_port(), free_port());
+        let (port, agent_port) = free_ports();
         let child = Command::new(BIN)
             .args([
                 "up",
@@ -43,7 +57,7 @@ impl Up {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let up = Up {
+        let mut up = Up {
             child,
             master: format!("127.0.0.1:{port}"),
             _dir: dir,
@@ -52,7 +66,10 @@ impl Up {
         loop {
             let out = up.corral(&["agents"]);
             if String::from_utf8_lossy(&out.stdout).contains("true") {
-                return up;
+                return Some(up);
+            }
+            if up.child.try_wait().unwrap().is_some() {
+                return None;
             }
             assert!(Instant::now() < deadline, "corral up did not come up");
             std::thread::sleep(Duration::from_millis(200));

@@ -97,7 +97,9 @@ async fn pid_namespace_runs_the_task_as_pid_2_and_relays_its_end() {
     let spec = shell(
         "pidns-orphans",
         &sandbox,
-        "(sleep 0.1 &); (sleep 1000 &); sleep 0.5; \
+        // Waits (up to 10 s) until the short orphan is reaped rather than for a fixed time.
+        "(sleep 0.1 & echo $! > orphan); (sleep 1000 &); i=0; \
+         while [ -e /proc/$(cat orphan) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
          cat /proc/[0-9]*/stat 2>/dev/null | cut -d' ' -f3 | grep -c Z > zombies; exit 0",
     );
     let launched = c.launch(&spec).await.unwrap();

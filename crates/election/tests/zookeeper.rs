@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use corral_election::zk::{ZkContender, ZkDetector};
 use corral_election::{Contender, Detector, LeaderInfo, ZkUrl};
 
-const SESSION: Duration = Duration::from_secs(2);
+/// The session timeout. The lease is 2/3 of it and is renewed by round trips to a JVM, so it
+/// stays well above a scheduling hiccup on a loaded 2-core machine.
+const SESSION: Duration = Duration::from_secs(4);
 
 struct ZkServer {
     child: Child,
@@ -26,12 +28,22 @@ impl Drop for ZkServer {
     }
 }
 
+/// A port that is free now and was not handed to another test of this binary (the tests run
+/// in parallel and each starts its own server; the JVM binds it only a while later).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A standalone ZooKeeper with a 500 ms tick (sessions from 1 s), or `None` to skip.
@@ -41,6 +53,19 @@ fn zookeeper() -> Option<ZkServer> {
         eprintln!("SKIP: ZooKeeper is not installed (apt-get install -y zookeeper)");
         return None;
     }
+    // The port may be taken (e.g. as a client's source port) before the JVM binds it: the
+    // server then exits, and we try again on another one.
+    for _ in 0..3 {
+        if let Some(server) = start_zookeeper() {
+            return Some(server);
+        }
+        eprintln!("ZooKeeper exited while starting (port taken?); retrying on another port");
+    }
+    panic!("ZooKeeper did not start");
+}
+
+/// Starts a standalone server on a free port; `None` if it exited before serving.
+fn start_zookeeper() -> Option<ZkServer> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = Command::new("java")
@@ -58,13 +83,16 @@ fn zookeeper() -> Option<ZkServer> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = ZkServer {
+    let mut server = ZkServer {
         child,
         port,
         _dir: dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if server.child.try_wait().unwrap().is_some() {
+            return None;
+        }
         assert!(Instant::now() < deadline, "ZooKeeper did not start");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -313,7 +313,7 @@ mod tests {
         let mut child = spawn(&info(command), Some(dir.path())).unwrap();
         let pid = child.id().unwrap();
         let mut grandchild = None;
-        for _ in 0..100 {
+        for _ in 0..500 {
             if let Ok(text) = std::fs::read_to_string(&pidfile) {
                 if let Ok(p) = text.trim().parse::<i32>() {
                     grandchild = Some(p);
@@ -331,7 +331,7 @@ mod tests {
         assert_eq!(exit_status(status), ExitStatus::Signal(15));
         // The background sleep got the signal too.
         let alive = |p| nix::sys::signal::kill(Pid::from_raw(p), None).is_ok();
-        for _ in 0..100 {
+        for _ in 0..500 {
             if !alive(grandchild) || is_zombie(grandchild) {
                 return;
             }

@@ -52,7 +52,7 @@ impl Agent {
     }
 
     async fn wait_for(&self, task: &str, state: TaskState) {
-        for _ in 0..500 {
+        for _ in 0..2000 {
             if self.states().contains(&(task.to_string(), state)) {
                 return;
             }
@@ -261,7 +261,7 @@ async fn unacknowledged_updates_are_resent_on_resubscription() {
     agent.wait_for("t", TaskState::TaskRunning).await;
     // Break the subscription; the executor re-subscribes with what was not acknowledged.
     agent.stream.lock().unwrap().take();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         if agent.subscribes.lock().unwrap().len() >= 2 {
             break;
         }

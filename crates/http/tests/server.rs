@@ -31,6 +31,11 @@ struct Running {
 
 /// Serves a subscribe endpoint whose event pump reports on `closed` when the client is gone.
 async fn start(limits: ServerLimits) -> Running {
+    start_on(limits, "127.0.0.1:0").await
+}
+
+/// Like [`start`], on `bind`, or on 127.0.0.1 if `bind` is not available on this host.
+async fn start_on(limits: ServerLimits, bind: &str) -> Running {
     let (closed_tx, closed) = mpsc::unbounded_channel();
     let subscribe = move |request: ApiRequest| {
         let closed_tx = closed_tx.clone();
@@ -64,7 +69,10 @@ async fn start(limits: ServerLimits) -> Running {
         .layer(PathNormalizeLayer::new(PathRules::master()))
         .layer(BodyLimitLayer::default())
         .service(router);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = match TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
     let addr = listener.local_addr().unwrap();
     let (stop, mut stop_rx) = watch::channel(false);
     let shutdown = async move {
@@ -228,7 +236,9 @@ async fn shutdown_drains_idle_connections_and_cuts_streams_after_the_grace() {
         shutdown_grace: Duration::from_millis(300),
         ..ServerLimits::default()
     };
-    let running = start(limits).await;
+    // On an address no other test binds, so that its port, once closed, cannot be re-bound
+    // by a parallel test before the check that nothing listens there any more.
+    let running = start_on(limits, "127.0.0.2:0").await;
 
     // An idle keep-alive connection and an open event stream.
     let mut idle = TcpStream::connect(running.addr).await.unwrap();
@@ -281,7 +291,8 @@ async fn stopping_without_connections_is_immediate() {
         },
     ));
     tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), server)
+    // Well under the default 10 s grace, so waiting for it would still fail the test.
+    tokio::time::timeout(WAIT, server)
         .await
         .unwrap()
         .unwrap()

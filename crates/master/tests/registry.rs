@@ -150,7 +150,7 @@ async fn a_missing_agent_is_marked_unreachable_durably_and_may_come_back() {
 
     let (m, base) = running(flags(dir.path(), "300ms")).await;
     let mut marked = false;
-    for _ in 0..50 {
+    for _ in 0..200 {
         if registry(&base).await == (vec![], vec![id.clone()]) {
             marked = true;
             break;
