@@ -315,7 +315,7 @@ async fn fork_bomb_is_contained_and_destroyed() {
     // The agent side stays responsive: it can still fork and exec at once.
     let started = Instant::now();
     let status = std::process::Command::new("true").status().unwrap();
-    assert!(status.success() && started.elapsed() < Duration::from_secs(2));
+    assert!(status.success() && started.elapsed() < Duration::from_secs(5));
     let usage = c.usage(&spec.container_id).await.unwrap();
     assert_eq!(usage.pids_limit, Some(32));
     assert!(usage.threads.unwrap() <= 32, "{usage:?}");
@@ -485,6 +485,78 @@ async fn usage_of_a_busy_loop_and_cpu_limits() {
     assert!(!cpu.exists());
 }
 
+/// A task joining a running executor grows its container; one leaving shrinks the cpu
+/// share and cap but never lowers the memory hard limit below what may be in use.
+#[tokio::test]
+async fn update_resizes_a_running_container() {
+    let test = "update_resizes_a_running_container";
+    let Some(mode) = host_or_skip(test, &["cpu", "memory"]) else {
+        return;
+    };
+    let root = TestRoot::new("update", &mode);
+    let c = containerizer("cgroups/cpu,cgroups/mem", &mode, &root);
+    let sandbox = TempDir::new().unwrap();
+    let mut spec = shell("update", &sandbox, "sleep 60");
+    spec.resources.cpus = Some(0.5);
+    spec.resources.mem_bytes = Some(64 << 20);
+    c.launch(&spec).await.unwrap();
+    let id = spec.container_id.clone();
+    let cpu = root.dir(&mode, "cpu", &id);
+    let mem = root.dir(&mode, "memory", &id);
+    let v1 = cpu.join("cpu.shares").exists();
+    let cap = || {
+        if v1 {
+            fs::read_to_string(cpu.join("cpu.cfs_quota_us"))
+                .unwrap()
+                .trim()
+                .to_string()
+        } else {
+            fs::read_to_string(cpu.join("cpu.max"))
+                .unwrap()
+                .trim()
+                .to_string()
+        }
+    };
+    let hard = || {
+        let file = if v1 {
+            "memory.limit_in_bytes"
+        } else {
+            "memory.max"
+        };
+        read_u64(&mem.join(file))
+    };
+
+    let mut grown = spec.resources;
+    grown.cpus = Some(1.5);
+    grown.mem_bytes = Some(128 << 20);
+    c.update(&id, &grown).await.unwrap();
+    assert_eq!(cap(), if v1 { "150000" } else { "150000 100000" });
+    if v1 {
+        assert_eq!(read_u64(&cpu.join("cpu.shares")), 1536);
+    }
+    assert_eq!(hard(), 128 << 20);
+
+    let mut shrunk = spec.resources;
+    shrunk.cpus = Some(0.25);
+    shrunk.mem_bytes = Some(32 << 20);
+    c.update(&id, &shrunk).await.unwrap();
+    assert_eq!(cap(), if v1 { "25000" } else { "25000 100000" });
+    assert_eq!(hard(), 128 << 20, "the hard limit is never lowered");
+    if v1 {
+        assert_eq!(read_u64(&mem.join("memory.soft_limit_in_bytes")), 32 << 20);
+    }
+
+    // Bad limits change nothing; an unknown container is an error.
+    let mut bad = grown;
+    bad.cpus = Some(f64::NAN);
+    assert!(c.update(&id, &bad).await.is_err());
+    assert_eq!(cap(), if v1 { "25000" } else { "25000 100000" });
+    assert!(c.update(&self::id("nope"), &grown).await.is_err());
+
+    destroy(&c, &id).await;
+    assert!(!cpu.exists());
+}
+
 #[tokio::test]
 async fn recovery_reattaches_and_removes_orphans() {
     let test = "recovery_reattaches_and_removes_orphans";
@@ -524,10 +596,9 @@ async fn recovery_reattaches_and_removes_orphans() {
     assert_eq!(usage.mem_limit_bytes, Some(48 << 20));
     destroy(&after, &kept.container_id).await;
     assert!(!root.dir(&mode, "memory", &kept.container_id).exists());
-    assert!(
-        is_gone(kept_pid.pid) || {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            is_gone(kept_pid.pid)
-        }
-    );
+    let deadline = Instant::now() + LIMIT;
+    while !is_gone(kept_pid.pid) {
+        assert!(Instant::now() < deadline, "kept process survived destroy");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

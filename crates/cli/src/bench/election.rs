@@ -211,8 +211,13 @@ async fn wait_for_leader(
 async fn serves(http: &Http, port: u16) -> bool {
     let endpoint = Endpoint::new("127.0.0.1", port);
     matches!(
-        http.post_json(&endpoint, "/api/v1/scheduler", HeaderMap::new(), Bytes::from_static(b"{}"))
-            .await,
+        http.post_json(
+            &endpoint,
+            "/api/v1/scheduler",
+            HeaderMap::new(),
+            Bytes::from_static(b"{}")
+        )
+        .await,
         Ok((StatusCode::BAD_REQUEST, _, _))
     )
 }
