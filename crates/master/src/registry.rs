@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use corral_api::v1;
-use corral_store::{Store, StoreError};
+use corral_store::{Op, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -190,41 +190,65 @@ impl Registry {
 
     /// Make one change durable. Returns only once the store has it on stable storage.
     pub fn apply(&mut self, write: &RegistryWrite) -> Result<(), RegistryError> {
-        match write {
-            RegistryWrite::Agent(record) => {
-                let key = agent_key(&record.id());
-                self.put(key, encode(record))
-            }
-            RegistryWrite::Framework(record) => {
-                let id = record
-                    .info
-                    .id
-                    .as_ref()
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default();
-                self.put(framework_key(&id), encode(record))
-            }
-            RegistryWrite::RemoveFramework(id) => self.delete(framework_key(id)),
-            RegistryWrite::RemoveAgent(id) => self.delete(agent_key(id)),
-            RegistryWrite::Maintenance(record) => {
-                self.put(MAINTENANCE_KEY.to_string(), encode(record))
-            }
-        }
+        self.apply_all(&[write])
     }
 
-    fn delete(&mut self, key: String) -> Result<(), RegistryError> {
-        if let Some(version) = self.versions.remove(&key) {
-            self.store.delete(&key, version)?;
+    /// Make several changes durable together (group commit, as Mesos's registrar applies
+    /// all queued operations in one store write): one store batch, one fsync. Writes to the
+    /// same record are folded into the last one. Returns only once all are on stable storage.
+    pub fn apply_all(&mut self, writes: &[&RegistryWrite]) -> Result<(), RegistryError> {
+        // The final value of each record, in the order records are first touched.
+        let mut order: Vec<String> = Vec::new();
+        let mut last: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+        for write in writes {
+            let (key, value) = record_of(write);
+            if last.insert(key.clone(), value).is_none() {
+                order.push(key);
+            }
+        }
+        let mut ops = Vec::with_capacity(order.len());
+        for key in &order {
+            // A record this registry has neither loaded nor written must not exist yet.
+            let expected = self.versions.get(key).copied();
+            match (last.get(key).and_then(Option::as_ref), expected) {
+                (Some(value), expected) => ops.push(Op::Put {
+                    key,
+                    value,
+                    expected,
+                }),
+                (None, Some(expected)) => ops.push(Op::Delete { key, expected }),
+                (None, None) => {}
+            }
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let versions = self.store.batch(&ops)?;
+        for (op, version) in ops.iter().zip(versions) {
+            match op {
+                Op::Put { key, .. } => {
+                    self.versions.insert((*key).to_string(), version);
+                }
+                Op::Delete { key, .. } => {
+                    self.versions.remove(*key);
+                }
+            }
         }
         Ok(())
     }
+}
 
-    fn put(&mut self, key: String, value: Vec<u8>) -> Result<(), RegistryError> {
-        // A key this registry has neither loaded nor written must not exist yet.
-        let expected = self.versions.get(&key).copied();
-        let version = self.store.put(&key, &value, expected)?;
-        self.versions.insert(key, version);
-        Ok(())
+/// The record a write changes and its new bytes (`None`: removed).
+fn record_of(write: &RegistryWrite) -> (String, Option<Vec<u8>>) {
+    match write {
+        RegistryWrite::Agent(record) => (agent_key(&record.id()), Some(encode(record))),
+        RegistryWrite::Framework(record) => {
+            let id = record.info.id.as_ref().map_or("", |i| i.value.as_str());
+            (framework_key(id), Some(encode(record)))
+        }
+        RegistryWrite::RemoveFramework(id) => (framework_key(id), None),
+        RegistryWrite::RemoveAgent(id) => (agent_key(id), None),
+        RegistryWrite::Maintenance(record) => (MAINTENANCE_KEY.to_string(), Some(encode(record))),
     }
 }
 
@@ -377,5 +401,84 @@ mod tests {
             Registry::new(store).load(),
             Err(RegistryError::Corrupt { .. })
         ));
+    }
+
+    /// Counts batches on the way to a memory store.
+    struct Counting {
+        inner: MemoryStore,
+        batches: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Store for Counting {
+        fn get(&self, key: &str) -> Result<Option<corral_store::Versioned>, StoreError> {
+            self.inner.get(key)
+        }
+        fn put(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
+            self.inner.put(key, value, expected)
+        }
+        fn delete(&self, key: &str, expected: u64) -> Result<(), StoreError> {
+            self.inner.delete(key, expected)
+        }
+        fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.keys(prefix)
+        }
+        fn batch(&self, ops: &[Op<'_>]) -> Result<Vec<u64>, StoreError> {
+            self.batches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.batch(ops)
+        }
+    }
+
+    #[test]
+    fn a_group_of_writes_is_one_batch_with_the_last_write_per_record() {
+        let store = Arc::new(Counting {
+            inner: MemoryStore::new(),
+            batches: Default::default(),
+        });
+        let mut r = Registry::new(store.clone());
+        r.load().unwrap();
+        let admitted = |id: &str| {
+            RegistryWrite::Agent(AgentRecord {
+                info: info(id),
+                state: AgentState::Admitted,
+            })
+        };
+        let unreachable = RegistryWrite::Agent(AgentRecord {
+            info: info("A"),
+            state: AgentState::Unreachable { since: 7.0 },
+        });
+        let writes = [
+            admitted("A"),
+            admitted("B"),
+            unreachable.clone(),
+            admitted("C"),
+            RegistryWrite::RemoveAgent("C".into()),
+            RegistryWrite::RemoveAgent("never".into()),
+        ];
+        r.apply_all(&writes.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(store.batches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let state = Registry::new(store.clone()).load().unwrap();
+        let RegistryWrite::Agent(a) = &unreachable else {
+            unreachable!()
+        };
+        assert_eq!(state.agents.get("A"), Some(a), "the last write of A");
+        assert!(state.agents.contains_key("B"));
+        assert!(
+            !state.agents.contains_key("C"),
+            "written and removed: never stored"
+        );
+        assert_eq!(state.versions.get("agents.A"), Some(&1), "one write of A");
+        // The versions it remembers are the stored ones: the next writes are accepted.
+        r.apply_all(&[&admitted("A"), &RegistryWrite::RemoveAgent("B".into())])
+            .unwrap();
+        let state = Registry::new(store.clone()).load().unwrap();
+        assert_eq!(
+            state.agents.get("A").map(|a| &a.state),
+            Some(&AgentState::Admitted)
+        );
+        assert!(!state.agents.contains_key("B"));
+        // Nothing to write is no batch at all.
+        r.apply_all(&[]).unwrap();
+        assert_eq!(store.batches.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::core::{CoreError, Effect, MasterCore};
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryWrite};
 
 /// Capacity of each subscriber's event channel. A subscriber that falls this far behind is
 /// disconnected (it re-subscribes and reconciles) rather than growing the master's memory.
@@ -38,6 +38,13 @@ pub enum FatalAction {
     Exit,
     /// Log and stop the actor: every stream closes and every later command fails (tests).
     Stop,
+}
+
+/// A framework or an agent, by id.
+#[derive(Clone, Copy)]
+enum Peer<'a> {
+    Framework(&'a str),
+    Agent(&'a str),
 }
 
 /// A request to the actor.
@@ -206,7 +213,7 @@ impl Runtime {
                 command = self.commands.recv() => {
                     let Some(command) = command else { break };
                     self.handle(command);
-                    // Batch: drain what is already queued before allocating once.
+                    // Batch: drain what is already queued before flushing and allocating once.
                     let mut budget = 1024;
                     while budget > 0 {
                         if self.stopped {
@@ -218,6 +225,9 @@ impl Runtime {
                         }
                         budget -= 1;
                     }
+                    // Group commit: the registry writes of the whole batch in one store
+                    // batch, before any of the messages they acknowledge.
+                    self.flush();
                     if self.core.allocation_pending() && !self.stopped {
                         let now = self.clock.now();
                         self.core.allocate(now);
@@ -249,6 +259,9 @@ impl Runtime {
                 events,
                 reply,
             } => {
+                if let Some(id) = subscribe.framework_info.id.as_ref() {
+                    self.settle(Peer::Framework(&id.value));
+                }
                 let stream_id = corral_api::ids::new_uuid_string();
                 match self.core.subscribe(subscribe, &stream_id, now) {
                     Ok(s) => {
@@ -295,6 +308,9 @@ impl Runtime {
                 messages,
                 reply,
             } => {
+                if let Some(id) = envelope.agent_id.as_ref() {
+                    self.settle(Peer::Agent(&id.value));
+                }
                 let stream_id = corral_api::ids::new_uuid_string();
                 match self.core.agent_subscribe(envelope, &stream_id, now) {
                     Ok(agent_id) => {
@@ -320,7 +336,13 @@ impl Runtime {
             Command::AgentCall { envelope, reply } => {
                 let _ = reply.send(self.core.agent_call(envelope, now));
             }
-            Command::Query(query) => query(&self.core, now),
+            Command::Query(query) => {
+                // Whatever a reader sees must be durable already.
+                self.flush();
+                if !self.stopped {
+                    query(&self.core, now);
+                }
+            }
             Command::Mutate(action) => action(&mut self.core, now),
             Command::Commit(action) => {
                 let reply = action(&mut self.core, now);
@@ -359,7 +381,26 @@ impl Runtime {
                 }
             },
         }
-        self.flush();
+    }
+
+    /// Carries out pending effects now if any is for `peer`'s stream, so that a message or a
+    /// close meant for its old stream never reaches the one it is about to open (effects are
+    /// otherwise flushed once per batch of commands).
+    fn settle(&mut self, peer: Peer<'_>) {
+        let concerns = |effect: &Effect| match (effect, peer) {
+            (
+                Effect::ToFramework { framework_id, .. } | Effect::CloseFramework { framework_id },
+                Peer::Framework(id),
+            ) => framework_id == id,
+            (
+                Effect::ToAgent { agent_id, .. } | Effect::CloseAgent { agent_id },
+                Peer::Agent(id),
+            ) => agent_id == id,
+            _ => false,
+        };
+        if self.core.pending_effects().iter().any(concerns) {
+            self.flush();
+        }
     }
 
     /// Tell the actor when the client behind `tx` goes away.
@@ -372,14 +413,40 @@ impl Runtime {
         })
     }
 
-    /// Carry out the core's effects.
+    /// Carry out the core's effects. The registry writes among them (up to a fatal one) are
+    /// made durable first, in one store batch (group commit): every write still precedes
+    /// whatever acknowledges it, and a batch of many costs one fsync.
     fn flush(&mut self) {
-        for effect in self.core.take_effects() {
+        let effects = self.core.take_effects();
+        if self.stopped {
+            return;
+        }
+        let upto = effects
+            .iter()
+            .position(|e| matches!(e, Effect::Fatal(_)))
+            .unwrap_or(effects.len());
+        let writes: Vec<&RegistryWrite> = effects[..upto]
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Registry(write) => Some(write),
+                _ => None,
+            })
+            .collect();
+        if !writes.is_empty() {
+            let started = std::time::Instant::now();
+            if let Err(e) = self.registry.apply_all(&writes) {
+                self.fatal(&format!("registry write failed: {e}"));
+                return;
+            }
+            tracing::debug!(writes = writes.len(), took = ?started.elapsed(), "registry batch durable");
+        }
+        for (index, effect) in effects.into_iter().enumerate() {
             if self.stopped {
                 // Fail-stop: nothing after a failed write may be sent.
                 return;
             }
             match effect {
+                Effect::Registry(_) if index < upto => {} // durable above
                 Effect::Registry(write) => {
                     if let Err(e) = self.registry.apply(&write) {
                         self.fatal(&format!("registry write failed: {e}"));

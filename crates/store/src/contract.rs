@@ -4,7 +4,7 @@
 //! backends (`tests/zk.rs`) include this same file with `#[path]`.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use corral_store::{bump_counter, Store, StoreError, Versioned};
+use corral_store::{bump_counter, Op, Store, StoreError, Versioned};
 
 /// Runs the whole contract against an empty `store`.
 pub fn run(store: &dyn Store) {
@@ -77,6 +77,63 @@ pub fn run(store: &dyn Store) {
     assert_eq!(store.get("bin").unwrap().unwrap().value, binary);
     assert_eq!(bump_counter(store, "epoch").unwrap(), 1);
     assert_eq!(bump_counter(store, "epoch").unwrap(), 2);
+    batches(store);
+}
+
+/// Group commit: several writes in one call; a key named twice is refused up front.
+fn batches(store: &dyn Store) {
+    store.put("g1", b"old", None).unwrap();
+    store.put("g3", b"doomed", None).unwrap();
+    let versions = store
+        .batch(&[
+            Op::Put {
+                key: "g1",
+                value: b"new",
+                expected: Some(1),
+            },
+            Op::Put {
+                key: "g2",
+                value: b"fresh",
+                expected: None,
+            },
+            Op::Delete {
+                key: "g3",
+                expected: 1,
+            },
+        ])
+        .unwrap();
+    assert_eq!(versions, vec![2, 1, 0]);
+    assert_eq!(store.get("g1").unwrap().unwrap().value, b"new");
+    assert_eq!(store.get("g2").unwrap().unwrap().version, 1);
+    assert!(store.get("g3").unwrap().is_none());
+    assert!(matches!(
+        store.batch(&[
+            Op::Put {
+                key: "g4",
+                value: b"a",
+                expected: None
+            },
+            Op::Put {
+                key: "g4",
+                value: b"b",
+                expected: None
+            },
+        ]),
+        Err(StoreError::DuplicateInBatch(_))
+    ));
+    assert!(
+        store.get("g4").unwrap().is_none(),
+        "nothing of a refused batch"
+    );
+    assert!(matches!(
+        store.batch(&[Op::Put {
+            key: "../x",
+            value: b"",
+            expected: None
+        }]),
+        Err(StoreError::InvalidKey(_))
+    ));
+    assert_eq!(store.batch(&[]).unwrap(), Vec::<u64>::new());
 }
 
 /// Two handles on the same backing store: a writer holding a stale version is fenced.

@@ -53,6 +53,9 @@ pub enum StoreError {
         /// What is stored.
         found: Option<u64>,
     },
+    /// A [`Store::batch`] names a key twice; nothing was written.
+    #[error("key '{0}' appears twice in one batch")]
+    DuplicateInBatch(String),
     /// The key cannot be stored (empty, or characters the backend cannot represent).
     #[error("invalid key '{0}': use [A-Za-z0-9._-], 1 to 200 bytes")]
     InvalidKey(String),
@@ -96,6 +99,27 @@ pub enum StoreError {
 }
 
 /// A versioned compare-and-set store. See the module docs.
+/// One write of a [`Store::batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// [`Store::put`].
+    Put {
+        /// The key.
+        key: &'a str,
+        /// The bytes.
+        value: &'a [u8],
+        /// The version the writer expects (`None`: absent).
+        expected: Option<u64>,
+    },
+    /// [`Store::delete`].
+    Delete {
+        /// The key.
+        key: &'a str,
+        /// The version the writer expects.
+        expected: u64,
+    },
+}
+
 pub trait Store: Send + Sync {
     /// The current value of `key`.
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
@@ -106,6 +130,46 @@ pub trait Store: Send + Sync {
     fn delete(&self, key: &str, expected: u64) -> Result<(), StoreError>;
     /// All keys starting with `prefix`, sorted.
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Several writes made durable together (group commit): one fsync for all of them where
+    /// the backend can, and then all or nothing. Returns each write's new version (0 for a
+    /// delete). Each key at most once. The default applies them one after another, so a
+    /// failure may leave the earlier ones written; callers treat any failure as fatal.
+    fn batch(&self, ops: &[Op<'_>]) -> Result<Vec<u64>, StoreError> {
+        check_distinct(ops)?;
+        ops.iter()
+            .map(|op| match *op {
+                Op::Put {
+                    key,
+                    value,
+                    expected,
+                } => self.put(key, value, expected),
+                Op::Delete { key, expected } => self.delete(key, expected).map(|()| 0),
+            })
+            .collect()
+    }
+}
+
+impl Op<'_> {
+    /// The key written.
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// A batch names each key at most once (the versions it expects would otherwise depend on
+/// its own earlier writes).
+pub(crate) fn check_distinct(ops: &[Op<'_>]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        check_key(op.key())?;
+        if !seen.insert(op.key()) {
+            return Err(StoreError::DuplicateInBatch(op.key().to_string()));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {

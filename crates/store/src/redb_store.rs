@@ -2,6 +2,7 @@
 //!
 //! Every `put`/`delete` is one write transaction committed with [`Durability::Immediate`]
 //! (redb fsyncs before `commit` returns), so a value is on stable storage when `put` returns.
+//! A [`Store::batch`] is one such transaction for all its writes: one fsync, all or nothing.
 //! redb serializes write transactions, so the read-compare-write inside one transaction is an
 //! atomic compare-and-set. A damaged file or record is reported as [`StoreError::Corrupt`];
 //! a panic inside redb (which it should never do, but a damaged file is untrusted input) is
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
-use crate::{check_key, Store, StoreError, Versioned};
+use crate::{check_distinct, check_key, Op, Store, StoreError, Versioned};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 /// Bytes of the version header in front of each stored value.
@@ -131,38 +132,53 @@ impl RedbStore {
         expected: Option<u64>,
         value: Option<&[u8]>,
     ) -> Result<u64, StoreError> {
-        let mut txn = self.db.begin_write().map_err(|e| db_err(key, e))?;
+        let versions = self.write_all(&[(key, expected, value)])?;
+        Ok(versions.first().copied().unwrap_or(0))
+    }
+
+    /// Several checked writes in one transaction, committed (and fsynced) once: all or
+    /// nothing.
+    fn write_all(
+        &self,
+        writes: &[(&str, Option<u64>, Option<&[u8]>)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let first = writes.first().map_or("<batch>", |w| w.0);
+        let mut txn = self.db.begin_write().map_err(|e| db_err(first, e))?;
         txn.set_durability(Durability::Immediate);
-        let version = {
-            let mut table = txn.open_table(RECORDS).map_err(|e| db_err(key, e))?;
-            let found = table
-                .get(key)
-                .map_err(|e| db_err(key, e))?
-                .map(|bytes| decode(key, bytes.value()).map(|v| v.version))
-                .transpose()?;
-            if found != expected {
-                return Err(StoreError::Conflict {
-                    key: key.to_string(),
-                    expected,
-                    found,
-                });
-            }
-            match value {
-                Some(value) => {
-                    let version = found.unwrap_or(0) + 1;
-                    table
-                        .insert(key, encode(version, value).as_slice())
-                        .map_err(|e| db_err(key, e))?;
-                    version
+        let mut versions = Vec::with_capacity(writes.len());
+        {
+            let mut table = txn.open_table(RECORDS).map_err(|e| db_err(first, e))?;
+            for &(key, expected, value) in writes {
+                let found = table
+                    .get(key)
+                    .map_err(|e| db_err(key, e))?
+                    .map(|bytes| decode(key, bytes.value()).map(|v| v.version))
+                    .transpose()?;
+                if found != expected {
+                    // Dropping the transaction aborts it: nothing of the batch is written.
+                    return Err(StoreError::Conflict {
+                        key: key.to_string(),
+                        expected,
+                        found,
+                    });
                 }
-                None => {
-                    table.remove(key).map_err(|e| db_err(key, e))?;
-                    0
+                match value {
+                    Some(value) => {
+                        let version = found.unwrap_or(0) + 1;
+                        table
+                            .insert(key, encode(version, value).as_slice())
+                            .map_err(|e| db_err(key, e))?;
+                        versions.push(version);
+                    }
+                    None => {
+                        table.remove(key).map_err(|e| db_err(key, e))?;
+                        versions.push(0);
+                    }
                 }
             }
-        };
-        txn.commit().map_err(|e| db_err(key, e))?;
-        Ok(version)
+        }
+        txn.commit().map_err(|e| db_err(first, e))?;
+        Ok(versions)
     }
 }
 
@@ -180,6 +196,22 @@ impl Store for RedbStore {
     fn delete(&self, key: &str, expected: u64) -> Result<(), StoreError> {
         check_key(key)?;
         guarded(key, || self.write(key, Some(expected), None).map(|_| ()))
+    }
+
+    fn batch(&self, ops: &[Op<'_>]) -> Result<Vec<u64>, StoreError> {
+        check_distinct(ops)?;
+        let writes: Vec<(&str, Option<u64>, Option<&[u8]>)> = ops
+            .iter()
+            .map(|op| match *op {
+                Op::Put {
+                    key,
+                    value,
+                    expected,
+                } => (key, expected, Some(value)),
+                Op::Delete { key, expected } => (key, Some(expected), None),
+            })
+            .collect();
+        guarded("<batch>", || self.write_all(&writes))
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -209,6 +241,50 @@ mod tests {
     fn meets_the_contract() {
         let dir = tempfile::tempdir().unwrap();
         crate::contract::run(&RedbStore::open(dir.path().join("registry.redb")).unwrap());
+    }
+
+    #[test]
+    fn a_batch_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("r.redb")).unwrap();
+        store.put("a", b"1", None).unwrap();
+        let conflicting = store.batch(&[
+            Op::Put {
+                key: "b",
+                value: b"2",
+                expected: None,
+            },
+            Op::Put {
+                key: "a",
+                value: b"x",
+                expected: Some(7),
+            },
+        ]);
+        assert!(matches!(conflicting, Err(StoreError::Conflict { .. })));
+        assert!(
+            store.get("b").unwrap().is_none(),
+            "the batch was rolled back"
+        );
+        assert_eq!(store.get("a").unwrap().unwrap().value, b"1");
+        // And a committed batch survives reopening.
+        store
+            .batch(&[
+                Op::Put {
+                    key: "b",
+                    value: b"2",
+                    expected: None,
+                },
+                Op::Put {
+                    key: "a",
+                    value: b"3",
+                    expected: Some(1),
+                },
+            ])
+            .unwrap();
+        drop(store);
+        let store = RedbStore::open(dir.path().join("r.redb")).unwrap();
+        assert_eq!(store.get("a").unwrap().unwrap().value, b"3");
+        assert_eq!(store.get("b").unwrap().unwrap().version, 1);
     }
 
     #[test]

@@ -170,6 +170,11 @@ impl MasterCore {
         }
     }
 
+    /// The effects produced and not yet taken, in order.
+    pub fn pending_effects(&self) -> &[Effect] {
+        &self.effects
+    }
+
     /// The effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
