@@ -156,3 +156,31 @@ pub fn fencing(leader: &dyn Store, deposed: &dyn Store) {
         b"new leader"
     );
 }
+
+/// For backends whose batches are atomic (redb, ZooKeeper): a batch with one stale write
+/// changes nothing, and reports the conflict.
+pub fn atomic_batch(store: &dyn Store) {
+    store.put("atomic-a", b"1", None).unwrap();
+    let refused = store.batch(&[
+        Op::Put {
+            key: "atomic-b",
+            value: b"new",
+            expected: None,
+        },
+        Op::Delete {
+            key: "atomic-a",
+            expected: 1,
+        },
+        Op::Put {
+            key: "atomic-c",
+            value: b"stale",
+            expected: Some(4),
+        },
+    ]);
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { ref key, .. }) if key == "atomic-c"),
+        "{refused:?}"
+    );
+    assert!(store.get("atomic-b").unwrap().is_none(), "no partial batch");
+    assert_eq!(store.get("atomic-a").unwrap().unwrap().version, 1);
+}

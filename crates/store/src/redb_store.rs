@@ -36,6 +36,9 @@ impl std::fmt::Debug for RedbStore {
 
 /// Maps any redb error to ours: damaged data → `Corrupt`, OS errors → `Io`, the rest
 /// (already open, lock poisoned...) → `Unavailable`.
+/// One checked write: `(key, expected version, value or None for a delete)`.
+type Write<'a> = (&'a str, Option<u64>, Option<&'a [u8]>);
+
 fn db_err(key: &str, e: impl Into<redb::Error>) -> StoreError {
     let key = key.to_string();
     match e.into() {
@@ -140,7 +143,7 @@ impl RedbStore {
     /// nothing.
     fn write_all(
         &self,
-        writes: &[(&str, Option<u64>, Option<&[u8]>)],
+        writes: &[Write<'_>],
     ) -> Result<Vec<u64>, StoreError> {
         let first = writes.first().map_or("<batch>", |w| w.0);
         let mut txn = self.db.begin_write().map_err(|e| db_err(first, e))?;
@@ -200,7 +203,7 @@ impl Store for RedbStore {
 
     fn batch(&self, ops: &[Op<'_>]) -> Result<Vec<u64>, StoreError> {
         check_distinct(ops)?;
-        let writes: Vec<(&str, Option<u64>, Option<&[u8]>)> = ops
+        let writes: Vec<Write<'_>> = ops
             .iter()
             .map(|op| match *op {
                 Op::Put {
@@ -285,6 +288,7 @@ mod tests {
         let store = RedbStore::open(dir.path().join("r.redb")).unwrap();
         assert_eq!(store.get("a").unwrap().unwrap().value, b"3");
         assert_eq!(store.get("b").unwrap().unwrap().version, 1);
+        crate::contract::atomic_batch(&store);
     }
 
     #[test]

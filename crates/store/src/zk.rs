@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use zookeeper_client as zk;
 
-use crate::{check_key, Store, StoreError, Versioned, ZkUrl};
+use crate::{check_distinct, check_key, Op as StoreOp, Store, StoreError, Versioned, ZkUrl};
 
 /// The largest value [`ZkStore`] accepts. ZooKeeper refuses packets over `jute.maxbuffer`
 /// (1 MiB − 1 by default) including the path and framing, so values keep a margin below it.
@@ -60,7 +60,13 @@ enum Op {
     Put(String, Vec<u8>, Option<u64>),
     Delete(String, u64),
     Keys(String),
+    /// Writes applied in one ZooKeeper `multi` (all or nothing): `(key, value or None for a
+    /// delete, expected)`.
+    Batch(Vec<BatchWrite>),
 }
+
+/// One write of a batch: `(key, value or None for a delete, expected version)`.
+type BatchWrite = (String, Option<Vec<u8>>, Option<u64>);
 
 impl Op {
     /// `(operation, key or prefix)`, for the tracing span.
@@ -71,6 +77,7 @@ impl Op {
             Op::Put(k, _, _) => ("put", k),
             Op::Delete(k, _) => ("delete", k),
             Op::Keys(p) => ("keys", p),
+            Op::Batch(writes) => ("batch", writes.first().map_or("", |w| w.0.as_str())),
         }
     }
 }
@@ -79,6 +86,7 @@ enum Reply {
     Done,
     Value(Option<Versioned>),
     Version(u64),
+    Versions(Vec<u64>),
     Keys(Vec<String>),
 }
 
@@ -201,6 +209,40 @@ impl Store for ZkStore {
         check_key(key)?;
         self.call(key, Op::Delete(key.to_string(), expected))
             .map(|_| ())
+    }
+
+    /// One ZooKeeper `multi`: one round trip, applied all or nothing by the ensemble.
+    fn batch(&self, ops: &[StoreOp<'_>]) -> Result<Vec<u64>, StoreError> {
+        check_distinct(ops)?;
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut writes = Vec::with_capacity(ops.len());
+        for op in ops {
+            match *op {
+                StoreOp::Put {
+                    key,
+                    value,
+                    expected,
+                } => {
+                    if value.len() > ZK_MAX_VALUE_BYTES {
+                        return Err(StoreError::TooLarge {
+                            key: key.to_string(),
+                            size: value.len(),
+                            limit: ZK_MAX_VALUE_BYTES,
+                        });
+                    }
+                    writes.push((key.to_string(), Some(value.to_vec()), expected));
+                }
+                StoreOp::Delete { key, expected } => {
+                    writes.push((key.to_string(), None, Some(expected)));
+                }
+            }
+        }
+        match self.call(ops[0].key(), Op::Batch(writes))? {
+            Reply::Versions(versions) => Ok(versions),
+            _ => Err(unavailable(ops[0].key(), "mismatched reply")),
+        }
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -428,6 +470,75 @@ impl Worker {
                 .delete(&key, expected, deadline)
                 .await
                 .map(|()| Reply::Done),
+            Op::Batch(writes) => self.batch(&writes, deadline).await.map(Reply::Versions),
+        }
+    }
+
+    async fn batch(
+        &mut self,
+        writes: &[BatchWrite],
+        deadline: Instant,
+    ) -> Result<Vec<u64>, StoreError> {
+        let first = writes.first().map_or("<batch>", |w| w.0.as_str());
+        let client = self.connected_client(first, deadline).await?;
+        let options = self.options();
+        let mut recreated = false;
+        loop {
+            let mut multi = client.new_multi_writer();
+            for (key, value, expected) in writes {
+                let path = format!("{}/{key}", self.base);
+                let added = match (value, expected.map(zk_version)) {
+                    (Some(value), None) => multi.add_create(&path, value, &options),
+                    (Some(value), Some(Some(zv))) => multi.add_set_data(&path, value, Some(zv)),
+                    (None, Some(Some(zv))) => multi.add_delete(&path, Some(zv)),
+                    // A version no znode can have, or a delete of an absent record.
+                    (_, Some(None)) | (None, None) => {
+                        return Err(self.conflict(key, *expected, deadline).await)
+                    }
+                };
+                added.map_err(|e| from_zk(key, e))?;
+            }
+            match multi.commit().await {
+                Ok(results) => {
+                    return writes
+                        .iter()
+                        .zip(results)
+                        .map(|((key, _, _), result)| match result {
+                            zk::MultiWriteResult::SetData { stat } => version_of(key, &stat),
+                            // A created znode's data version is 0 (its stat may be invalid:
+                            // ZOOKEEPER-4026), that is our version 1.
+                            zk::MultiWriteResult::Create { .. } => Ok(1),
+                            _ => Ok(0),
+                        })
+                        .collect();
+                }
+                Err(zk::MultiWriteError::OperationFailed { index, source }) => {
+                    let (key, value, expected) = &writes[index.min(writes.len() - 1)];
+                    match source {
+                        zk::Error::NoNode
+                            if value.is_some() && expected.is_none() && !recreated =>
+                        {
+                            // Someone removed the registry node; recreate it once.
+                            client
+                                .mkdir(&self.base, &options)
+                                .await
+                                .map_err(|e| from_zk(key, e))?;
+                            recreated = true;
+                        }
+                        zk::Error::NodeExists | zk::Error::BadVersion | zk::Error::NoNode => {
+                            return Err(self.conflict(key, *expected, deadline).await)
+                        }
+                        e => {
+                            self.forget_if_lost(&e);
+                            return Err(from_zk(key, e));
+                        }
+                    }
+                }
+                Err(zk::MultiWriteError::RequestFailed { source }) => {
+                    self.forget_if_lost(&source);
+                    return Err(from_zk(first, source));
+                }
+            }
         }
     }
 

@@ -145,6 +145,7 @@ fn zk_store_meets_the_contract() {
     };
     let store = ZkStore::connect(&url(&connect), options()).unwrap();
     contract::run(&store);
+    contract::atomic_batch(&store);
 }
 
 #[test]
