@@ -15,6 +15,11 @@ pub const AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE: u8 = 3;
 pub struct AgentArgs {
     #[command(flatten)]
     pub flags: crate::agent_api::AgentFlags,
+    /// Benchmarks only (`corral bench launch --agent-processes --executors=inline`): run no
+    /// executor processes; every container is an in-process inline executor that reports
+    /// TASK_RUNNING and TASK_FINISHED at once (`bench/inline.rs`). Hidden; never for real use.
+    #[arg(long = "bench-inline-executors", hide = true)]
+    pub bench_inline_executors: bool,
 }
 
 /// `corral executor` flags.
@@ -44,9 +49,16 @@ pub async fn master(flags: corral_master::MasterFlags) -> anyhow::Result<u8> {
 /// Runs an agent until SIGINT/SIGTERM (exit 0), or until the master shuts it down for good
 /// ([`AGENT_SHUT_DOWN_BY_MASTER_EXIT_CODE`]).
 pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
-    let agent = crate::agent_api::start(args.flags)
-        .await
-        .context("starting the agent")?;
+    let agent = if args.bench_inline_executors {
+        let containerizer = corral_containerizer::Containerizer::new(
+            crate::bench::inline::InlineLauncher::new(),
+            Vec::new(),
+        );
+        corral_agent::start_with(args.flags, containerizer).await
+    } else {
+        crate::agent_api::start(args.flags).await
+    }
+    .context("starting the agent")?;
     tracing::info!(addr = %agent.addr, "agent running");
     tokio::select! {
         signal = shutdown_signal() => {

@@ -139,6 +139,12 @@ impl ExecutorClient {
         }
     }
 
+    /// A client for the executor described by `env` that shares `http`'s connection pool
+    /// (many executors in one process, e.g. the benchmarks' inline executors).
+    pub fn with_http(env: ExecutorEnv, http: Http) -> Self {
+        ExecutorClient { http, env }
+    }
+
     /// The configuration.
     pub fn env(&self) -> &ExecutorEnv {
         &self.env

@@ -8,6 +8,7 @@ pub(crate) mod inline;
 mod launch;
 mod launch_agents;
 mod memory;
+mod registry;
 mod state;
 mod stats;
 
@@ -16,7 +17,8 @@ use clap::Subcommand;
 /// The benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Launch throughput: ACCEPT → TASK_RUNNING / TASK_FINISHED with in-process agents.
+    /// Launch throughput: ACCEPT → TASK_RUNNING / TASK_FINISHED with in-process agents or
+    /// agent processes, real or inline executors (`--executors`, `--agent-processes`).
     Launch(launch::LaunchArgs),
     /// Allocation cycle time on Mesos's allocator benchmark shapes (allocator only).
     Allocator(allocator::AllocatorArgs),
@@ -29,6 +31,8 @@ pub enum BenchCommand {
     Failover(failover::FailoverArgs),
     /// Leader loss → a new leader serving, with real master processes on a real ZooKeeper.
     Election(election::ElectionArgs),
+    /// Durable registry writes per second: one fsync per write versus group commit.
+    Registry(registry::RegistryArgs),
     /// Only the floors: loopback HTTP request rate and fork/exec rate.
     Floor,
 }
@@ -42,6 +46,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<u8> {
         BenchCommand::Memory(args) => memory::memory(args),
         BenchCommand::Failover(args) => failover::failover(args),
         BenchCommand::Election(args) => election::election(args).await,
+        BenchCommand::Registry(args) => registry::registry(args),
         BenchCommand::Floor => {
             println!("{}", floor::http(1).await?);
             println!("{}", floor::http(8).await?);
