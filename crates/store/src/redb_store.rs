@@ -141,10 +141,7 @@ impl RedbStore {
 
     /// Several checked writes in one transaction, committed (and fsynced) once: all or
     /// nothing.
-    fn write_all(
-        &self,
-        writes: &[Write<'_>],
-    ) -> Result<Vec<u64>, StoreError> {
+    fn write_all(&self, writes: &[Write<'_>]) -> Result<Vec<u64>, StoreError> {
         let first = writes.first().map_or("<batch>", |w| w.0);
         let mut txn = self.db.begin_write().map_err(|e| db_err(first, e))?;
         txn.set_durability(Durability::Immediate);
