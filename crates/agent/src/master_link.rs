@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use corral_api::internal::{
-    AgentCall, AgentEnvelope, MasterEnvelope, MasterMessage, AGENT_ENDPOINT, AGENT_GONE_STATUS,
-    PROTOCOL_VERSION,
+    decode_master_envelope, AgentCall, AgentEnvelope, MasterEnvelope, MasterMessage,
+    AGENT_ENDPOINT, AGENT_GONE_STATUS, PROTOCOL_VERSION,
 };
 use corral_api::v1;
 use corral_election::{Detector, LeaderInfo, ZkUrl};
@@ -384,7 +384,7 @@ async fn subscribe(
                     return registered.into();
                 }
             };
-            let envelope: MasterEnvelope = match serde_json::from_slice(&record) {
+            let envelope: MasterEnvelope = match decode_master_envelope(&record) {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     tracing::error!(%error, "undecodable master message; ending the session");
@@ -417,7 +417,7 @@ fn refused_for_good(status: u16, text: &str, highest_epoch: u64) -> Option<Strin
     if status != AGENT_GONE_STATUS {
         return None;
     }
-    let envelope: MasterEnvelope = serde_json::from_str(text).ok()?;
+    let envelope: MasterEnvelope = decode_master_envelope(text.as_bytes()).ok()?;
     match envelope.message {
         MasterMessage::Shutdown { message }
             if envelope.version == PROTOCOL_VERSION && envelope.epoch >= highest_epoch =>

@@ -18,8 +18,17 @@
 //! agent retries. (Added within version 1: an agent that does not know `SHUTDOWN` cannot decode
 //! it and keeps retrying, as it did before.)
 //!
-//! **Versioning.** Every envelope carries [`PROTOCOL_VERSION`]; a peer rejects a major version it
-//! does not speak (`400`), so a rolling upgrade bumps the version only with a compatible reader.
+//! **Encoding.** A message or call is `{"type": "<NAME>", "body": {…fields…}}` (adjacently
+//! tagged) with the tag written first, so a reader picks the variant from the first key and
+//! decodes the body straight into it — no buffering of the whole (possibly large) SUBSCRIBE.
+//! A hand-written body with `body` before `type` still decodes, only slower. Decode with
+//! [`decode_agent_envelope`] / [`decode_master_envelope`]: they validate UTF-8 once for the
+//! whole body and report a peer of another protocol version as such ([`DecodeError::Version`]).
+//!
+//! **Versioning.** Every envelope carries [`PROTOCOL_VERSION`]; a peer rejects a version it
+//! does not speak (`400`, naming both versions), so a rolling upgrade bumps the version only with
+//! a compatible reader. Version 2 moved the variants' fields under `body` (version 1 had them
+//! beside `type`, which forced the reader to buffer the whole call).
 //!
 //! **Fencing.** Every master message carries the leader `epoch` (it grows with each elected
 //! leader). An agent remembers the highest epoch it has seen and drops messages with a lower
@@ -35,7 +44,7 @@ use crate::v1;
 pub const AGENT_ENDPOINT: &str = "/internal/v1/agent";
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The HTTP status of a SUBSCRIBE refused for good: the body is a [`MasterEnvelope`] holding
 /// [`MasterMessage::Shutdown`].
@@ -56,7 +65,7 @@ pub struct MasterEnvelope {
 // Messages are built once and moved into the stream; boxing the large variants buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(tag = "type", content = "body", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MasterMessage {
     /// The subscription is accepted. A new agent learns its id here.
     Registered {
@@ -173,7 +182,7 @@ pub struct AgentEnvelope {
 
 /// What an agent says to the master.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(tag = "type", content = "body", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AgentCall {
     /// Register (no id in `agent_info`) or re-register (id set) and open the stream.
     Subscribe {
@@ -230,4 +239,61 @@ pub enum AgentCall {
         #[serde(with = "crate::json::bytes_req")]
         data: Vec<u8>,
     },
+}
+
+/// Why a body is not a usable envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The peer speaks another version of this protocol.
+    #[error(
+        "the peer speaks agent protocol version {theirs}; this build speaks {PROTOCOL_VERSION}"
+    )]
+    Version {
+        /// The version the body declares.
+        theirs: u32,
+    },
+    /// The body is not UTF-8.
+    #[error("the body is not UTF-8: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+    /// The body is not a valid envelope (JSON syntax, shape, a missing or wrong field).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Just the version of an envelope of any version (everything else skipped).
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: u32,
+}
+
+/// Decodes an envelope: UTF-8 is checked once for the whole body (not per string), then the
+/// JSON is read in one pass. A body of another protocol version — whether it fails to decode
+/// or decodes by chance — is [`DecodeError::Version`].
+fn decode<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    version: impl Fn(&T) -> u32,
+) -> Result<T, DecodeError> {
+    let text = std::str::from_utf8(body)?;
+    match serde_json::from_str::<T>(text) {
+        Ok(envelope) => match version(&envelope) {
+            PROTOCOL_VERSION => Ok(envelope),
+            theirs => Err(DecodeError::Version { theirs }),
+        },
+        Err(error) => match serde_json::from_str::<VersionOnly>(text) {
+            Ok(VersionOnly { version }) if version != PROTOCOL_VERSION => {
+                Err(DecodeError::Version { theirs: version })
+            }
+            _ => Err(DecodeError::Json(error)),
+        },
+    }
+}
+
+/// Decodes an agent's call (the master's side).
+pub fn decode_agent_envelope(body: &[u8]) -> Result<AgentEnvelope, DecodeError> {
+    decode(body, |e: &AgentEnvelope| e.version)
+}
+
+/// Decodes a master's message (the agent's side: stream records and the body of a `410`).
+pub fn decode_master_envelope(body: &[u8]) -> Result<MasterEnvelope, DecodeError> {
+    decode(body, |e: &MasterEnvelope| e.version)
 }

@@ -45,18 +45,70 @@ fn ser_enum<M: EnumNames, S: Serializer>(v: i32, s: S) -> Result<S::Ok, S::Error
     }
 }
 
-/// An enum value as JSON gives it: a name, or (leniently) a number.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum EnumRepr {
-    Name(String),
-    Number(i32),
+/// An enum value as JSON gives it — a name, or (leniently) a number — resolved against `M`
+/// while it is read: no buffering and no allocation unless the value is unknown.
+struct EnumValue<M> {
+    /// The number, if `M` declares the value.
+    number: Option<i32>,
+    /// The value as given, kept only when `M` does not declare it (for the error message).
+    unknown: Option<String>,
+    marker: PhantomData<M>,
 }
 
-fn enum_number<M: EnumNames, E: de::Error>(repr: EnumRepr) -> Result<Option<i32>, E> {
-    match repr {
-        EnumRepr::Name(name) => Ok(M::number_of(&name)),
-        EnumRepr::Number(n) => Ok(M::name_of(n).map(|_| n)),
+impl<M> EnumValue<M> {
+    fn known(number: i32) -> Self {
+        EnumValue {
+            number: Some(number),
+            unknown: None,
+            marker: PhantomData,
+        }
+    }
+    fn unknown(shown: String) -> Self {
+        EnumValue {
+            number: None,
+            unknown: Some(shown),
+            marker: PhantomData,
+        }
+    }
+}
+
+struct EnumValueVisitor<M>(PhantomData<M>);
+
+impl<M: EnumNames> EnumValueVisitor<M> {
+    fn number<E: de::Error>(v: i64) -> Result<EnumValue<M>, E> {
+        let n = i32::try_from(v)
+            .map_err(|_| E::custom(format!("{v} is out of range for enum {}", M::NAME)))?;
+        Ok(match M::name_of(n) {
+            Some(_) => EnumValue::known(n),
+            None => EnumValue::unknown(n.to_string()),
+        })
+    }
+}
+
+impl<'de, M: EnumNames> Visitor<'de> for EnumValueVisitor<M> {
+    type Value = EnumValue<M>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a value name of enum {} (or its number)", M::NAME)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<EnumValue<M>, E> {
+        Ok(match M::number_of(v) {
+            Some(n) => EnumValue::known(n),
+            None => EnumValue::unknown(v.to_string()),
+        })
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<EnumValue<M>, E> {
+        Self::number(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<EnumValue<M>, E> {
+        let v = i64::try_from(v)
+            .map_err(|_| E::custom(format!("{v} is out of range for enum {}", M::NAME)))?;
+        Self::number(v)
+    }
+}
+
+impl<'de, M: EnumNames> Deserialize<'de> for EnumValue<M> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EnumValueVisitor(PhantomData))
     }
 }
 
@@ -75,10 +127,7 @@ pub mod enum_opt {
     pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<i32>, D::Error> {
-        match Option::<EnumRepr>::deserialize(d)? {
-            Some(repr) => enum_number::<M, D::Error>(repr),
-            None => Ok(None),
-        }
+        Ok(Option::<EnumValue<M>>::deserialize(d)?.and_then(|v| v.number))
     }
 }
 
@@ -89,12 +138,9 @@ pub mod enum_req {
         ser_enum::<M, S>(*v, s)
     }
     pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-        let repr = EnumRepr::deserialize(d)?;
-        let shown = match &repr {
-            EnumRepr::Name(n) => n.clone(),
-            EnumRepr::Number(n) => n.to_string(),
-        };
-        enum_number::<M, D::Error>(repr)?.ok_or_else(|| {
+        let value = EnumValue::<M>::deserialize(d)?;
+        value.number.ok_or_else(|| {
+            let shown = value.unknown.unwrap_or_default();
             de::Error::custom(format!("unknown value '{shown}' for enum {}", M::NAME))
         })
     }
@@ -117,14 +163,8 @@ pub mod enum_vec {
     pub fn deserialize<'de, M: EnumNames, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Vec<i32>, D::Error> {
-        let items: Vec<EnumRepr> = super::one_or_many::deserialize(d)?;
-        let mut out = Vec::with_capacity(items.len());
-        for repr in items {
-            if let Some(n) = enum_number::<M, D::Error>(repr)? {
-                out.push(n);
-            }
-        }
-        Ok(out)
+        let items: Vec<EnumValue<M>> = super::one_or_many::deserialize(d)?;
+        Ok(items.into_iter().filter_map(|v| v.number).collect())
     }
 }
 
@@ -138,10 +178,7 @@ pub mod bytes_opt {
         }
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(text) => decode_b64::<D::Error>(&text).map(Some),
-            None => Ok(None),
-        }
+        Ok(Option::<Base64>::deserialize(d)?.map(|b| b.0))
     }
 }
 
@@ -152,7 +189,7 @@ pub mod bytes_req {
         s.serialize_str(&B64.encode(v))
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        decode_b64::<D::Error>(&BytesRepr::deserialize(d)?.0)
+        Ok(Base64::deserialize(d)?.0)
     }
 }
 
@@ -168,21 +205,37 @@ pub mod bytes_vec {
     }
 }
 
-/// A base64 string; pymesos's ACKNOWLEDGE_OPERATION_STATUS sends `{"value": "<b64>"}` where a
-/// plain string is expected, so that form is accepted too.
-struct BytesRepr(String);
+/// Bytes given as a base64 string, decoded straight from the input (no intermediate string).
+/// pymesos's ACKNOWLEDGE_OPERATION_STATUS sends `{"value": "<b64>"}` where a plain string is
+/// expected, so that form is accepted too.
+struct Base64(Vec<u8>);
 
-impl<'de> Deserialize<'de> for BytesRepr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Plain(String),
-            Wrapped { value: String },
+struct Base64Visitor;
+
+impl<'de> Visitor<'de> for Base64Visitor {
+    type Value = Base64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a base64 string (or an object with a base64 `value`)")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Base64, E> {
+        decode_b64::<E>(v).map(Base64)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Base64, A::Error> {
+        let mut value = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "value" && value.is_none() {
+                value = Some(map.next_value::<Base64>()?);
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
         }
-        Ok(match Repr::deserialize(d)? {
-            Repr::Plain(s) | Repr::Wrapped { value: s } => BytesRepr(s),
-        })
+        value.ok_or_else(|| de::Error::missing_field("value"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Base64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Base64Visitor)
     }
 }
 

@@ -459,8 +459,8 @@ fn internal_json_shape() {
         },
     };
     let json = to_json(&ack);
-    assert_eq!(json["message"]["uuid"], UUID_B64);
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["message"]["body"]["uuid"], UUID_B64);
+    assert_eq!(json["version"], PROTOCOL_VERSION);
 
     let subscribe = AgentEnvelope {
         version: PROTOCOL_VERSION,
@@ -481,7 +481,7 @@ fn internal_json_shape() {
     };
     assert_eq!(
         serde_json::to_string(&subscribe).expect("encodes"),
-        r#"{"version":1,"epoch":0,"call":{"type":"SUBSCRIBE","agent_info":{"hostname":"a1"},"agent_version":"0.1.0"}}"#
+        r#"{"version":2,"epoch":0,"call":{"type":"SUBSCRIBE","body":{"agent_info":{"hostname":"a1"},"agent_version":"0.1.0"}}}"#
     );
     assert!(AGENT_ENDPOINT.starts_with("/internal/"));
 }

@@ -181,9 +181,8 @@ impl MasterCore {
             if !self.frameworks.contains_key(&framework_id) {
                 continue;
             }
-            let r = Resources::from_proto(&executor.resources)
-                .unwrap_or_default()
-                .stripped();
+            let mut r = Resources::from_proto(&executor.resources).unwrap_or_default();
+            r.unallocate();
             let role = self.frameworks[&framework_id]
                 .roles
                 .first()
@@ -201,11 +200,11 @@ impl MasterCore {
             if !self.frameworks.contains_key(&framework_id) {
                 continue;
             }
-            let resources = Resources::from_proto(&task.resources).unwrap_or_default();
+            let mut resources = Resources::from_proto(&task.resources).unwrap_or_default();
             let role = resources
                 .allocation_role()
                 .unwrap_or_else(|| "*".to_string());
-            let resources = resources.stripped();
+            resources.unallocate(); // in place: no copy per task
             let terminal = is_terminal(task.state());
             if !terminal {
                 used.push(Held {

@@ -350,16 +350,18 @@ pub(crate) fn reported_frameworks(
     executors: &[v1::ExecutorInfo],
     tasks: &[v1::Task],
 ) -> BTreeSet<String> {
-    frameworks
+    // Borrowed first: a report names few frameworks but many tasks.
+    let ids: BTreeSet<&str> = frameworks
         .iter()
-        .filter_map(|f| f.id.as_ref().map(|i| i.value.clone()))
+        .filter_map(|f| f.id.as_ref().map(|i| i.value.as_str()))
         .chain(
             executors
                 .iter()
-                .filter_map(|e| e.framework_id.as_ref().map(|i| i.value.clone())),
+                .filter_map(|e| e.framework_id.as_ref().map(|i| i.value.as_str())),
         )
-        .chain(tasks.iter().map(|t| t.framework_id.value.clone()))
-        .collect()
+        .chain(tasks.iter().map(|t| t.framework_id.value.as_str()))
+        .collect();
+    ids.into_iter().map(str::to_string).collect()
 }
 
 pub(crate) fn fid(id: &str) -> v1::FrameworkId {

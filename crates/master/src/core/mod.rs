@@ -112,7 +112,7 @@ pub struct MasterCore {
     pub(crate) agents: BTreeMap<String, Agent>,
     pub(crate) unreachable_agents: BTreeMap<String, UnreachableAgent>,
     /// Non-completed tasks by (framework id, task id).
-    pub(crate) tasks: BTreeMap<(String, String), TaskRecord>,
+    pub(crate) tasks: BTreeMap<(String, String), Box<TaskRecord>>,
     pub(crate) offers: BTreeMap<String, OfferRecord>,
     pub(crate) allocator: Box<dyn Allocator>,
     pub(crate) next_framework: u64,

@@ -152,6 +152,6 @@ impl MasterCore {
         if let Some(f) = self.frameworks.get_mut(&framework_id) {
             f.tasks.insert(task_id);
         }
-        self.tasks.insert(key, record);
+        self.tasks.insert(key, Box::new(record));
     }
 }

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use corral_api::internal::{
-    AgentCall, AgentEnvelope, MasterEnvelope, MasterMessage, AGENT_GONE_STATUS, PROTOCOL_VERSION,
+    decode_agent_envelope, AgentCall, AgentEnvelope, DecodeError, MasterEnvelope, MasterMessage,
+    AGENT_GONE_STATUS, PROTOCOL_VERSION,
 };
 use corral_http::{recordio_stream_response, ApiError, ApiRequest, Encoding};
 use http::{HeaderMap, StatusCode};
@@ -23,8 +24,12 @@ pub(super) async fn handle(
             "The agent protocol speaks application/json".to_string(),
         ));
     }
-    let envelope: AgentEnvelope = serde_json::from_slice(&request.body)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse agent call: {e}")))?;
+    // Decoded here, on the handler's worker thread (in parallel with other handlers), so the
+    // actor only gets the built envelope. A peer of another protocol version is told so.
+    let envelope: AgentEnvelope = decode_agent_envelope(&request.body).map_err(|e| match e {
+        DecodeError::Version { .. } => ApiError::BadRequest(format!("Agent call refused: {e}")),
+        e => ApiError::BadRequest(format!("Failed to parse agent call: {e}")),
+    })?;
     if matches!(envelope.call, AgentCall::Subscribe { .. }) {
         let (tx, rx) = mpsc::channel::<Bytes>(STREAM_CAPACITY);
         let (reply_tx, reply_rx) = oneshot::channel();

@@ -646,7 +646,7 @@ impl MasterCore {
             .tasks
             .range((f.id.clone(), String::new())..)
             .take_while(move |((fw, _), _)| *fw == f.id)
-            .map(|((_, id), r)| (id.as_str(), r))
+            .map(|((_, id), r)| (id.as_str(), &**r))
             .peekable();
         f.tasks.iter().filter_map(move |wanted| {
             while let Some(&(id, r)) = records.peek() {

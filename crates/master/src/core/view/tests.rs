@@ -93,14 +93,14 @@ fn task(fw: &str, id: &str, agent: &str, resources: Vec<v1::Resource>, rich: boo
     }
 }
 
-fn record(t: v1::Task, terminal: bool) -> TaskRecord {
+fn record(t: v1::Task, terminal: bool) -> Box<TaskRecord> {
     let resources = Resources::from_proto(&t.resources).unwrap_or_default();
-    TaskRecord {
+    Box::new(TaskRecord {
         role: "web".into(),
         task: t,
         resources,
         terminal,
-    }
+    })
 }
 
 fn framework(id: &str, connected: bool) -> Framework {
