@@ -530,17 +530,23 @@ def assert_one_terminal(stream, task_id, states):
     return status
 
 
+def readopted_sleeper(stream, cluster):
+    """A Docker task running `sleep`, whose agent was restarted and re-adopted it:
+    (task id, container name)."""
+    task_id = launch(stream, cmd="exec sleep 1000")
+    stream.wait_state(task_id, "TASK_RUNNING")
+    container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
+    agent = restart_agent_with(cluster)
+    wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
+               "the recovered task in the agent's /state")
+    return task_id, f"mesos-{container_id}"
+
+
 @pytest.mark.deadline(180)
 def test_readopted_executor_that_dies_leaves_no_container(engine, cluster_factory):
     cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
     with checkpointing(cluster, "e2e-docker-readopt-dies") as s:
-        task_id = launch(s, cmd="exec sleep 1000")
-        s.wait_state(task_id, "TASK_RUNNING")
-        container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
-        name = f"mesos-{container_id}"
-        agent = restart_agent_with(cluster)
-        wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
-                   "the recovered task in the agent's /state")
+        task_id, name = readopted_sleeper(s, cluster)
         assert engine.inspect(name)["State"]["Running"]
         pids = executor_pids(name)
         assert len(pids) == 1, pids
@@ -554,13 +560,7 @@ def test_readopted_executor_that_dies_leaves_no_container(engine, cluster_factor
 def test_readopted_container_that_exits_ends_its_task_once(engine, cluster_factory):
     cluster = cluster_factory(agents=1, agent_env=docker_env(engine))
     with checkpointing(cluster, "e2e-docker-readopt-exits") as s:
-        task_id = launch(s, cmd="exec sleep 1000")
-        s.wait_state(task_id, "TASK_RUNNING")
-        container_id, _sandbox = executor_of(cluster.agents[0].url, task_id)
-        name = f"mesos-{container_id}"
-        agent = restart_agent_with(cluster)
-        wait_until(lambda: recovered_running(agent.url, task_id), scaled(30),
-                   "the recovered task in the agent's /state")
+        task_id, name = readopted_sleeper(s, cluster)
         engine.docker("kill", name)
         status = assert_one_terminal(s, task_id, ("TASK_FAILED",))
         assert "137" in status.get("message", ""), status

@@ -59,30 +59,7 @@ fn inverse_offers(effects: &[Effect], fw: &str) -> Vec<v1::InverseOffer> {
 }
 
 fn subscribe_agent(c: &mut MasterCore, hostname: &str) -> Result<String, CoreError> {
-    let info = v1::AgentInfo {
-        hostname: hostname.into(),
-        port: Some(5051),
-        resources: "cpus:2;mem:256"
-            .parse::<Resources>()
-            .expect("resources")
-            .to_proto(),
-        ..Default::default()
-    };
-    let envelope = AgentEnvelope {
-        version: PROTOCOL_VERSION,
-        epoch: 0,
-        agent_id: None,
-        stream_id: None,
-        call: AgentCall::Subscribe {
-            agent_info: info,
-            agent_version: "test".into(),
-            frameworks: vec![],
-            executors: vec![],
-            tasks: vec![],
-            checkpointed_resources: vec![],
-        },
-    };
-    c.agent_subscribe(envelope, "agent-stream", T0)
+    subscribe_new_agent(c, hostname, "cpus:2;mem:256")
 }
 
 /// A framework running task "t" on an agent with hostname "h".

@@ -47,9 +47,18 @@ fn subscribe(core: &mut MasterCore, name: &str, failover: f64) -> String {
 }
 
 fn add_agent(core: &mut MasterCore, resources: &str) -> String {
+    subscribe_new_agent(core, "h", resources).expect("agent subscribe")
+}
+
+/// A first SUBSCRIBE of an agent on `hostname` with `resources`.
+fn subscribe_new_agent(
+    core: &mut MasterCore,
+    hostname: &str,
+    resources: &str,
+) -> Result<String, CoreError> {
     let r: Resources = resources.parse().expect("resources");
     let info = v1::AgentInfo {
-        hostname: "h".into(),
+        hostname: hostname.into(),
         port: Some(5051),
         resources: r.to_proto(),
         ..Default::default()
@@ -69,7 +78,6 @@ fn add_agent(core: &mut MasterCore, resources: &str) -> String {
         },
     };
     core.agent_subscribe(envelope, "agent-stream", T0)
-        .expect("agent subscribe")
 }
 
 fn agent_call(
