@@ -45,16 +45,7 @@ fn running(failover: f64) -> (MasterCore, String, String) {
     c.take_effects();
     c.allocate(T0);
     let offer = offers(&c.take_effects(), &fw).pop().expect("an offer");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     (c, fw, agent)
 }

@@ -65,16 +65,7 @@ fn subscribe_agent(c: &mut MasterCore, hostname: &str) -> Result<String, CoreErr
 /// A framework running task "t" on an agent with hostname "h".
 fn running() -> (MasterCore, String, String) {
     let (mut c, fw, agent, offer) = offered("cpus:2;mem:256");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .expect("accept");
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     (c, fw, agent)
 }
@@ -343,22 +334,7 @@ fn a_resubscribed_framework_is_asked_again() {
         .unwrap();
     c.allocate(T0);
     assert_eq!(inverse_offers(&c.take_effects(), &fw).len(), 1);
-    let info = v1::FrameworkInfo {
-        user: "u".into(),
-        name: "fw".into(),
-        id: Some(v1::FrameworkId { value: fw.clone() }),
-        failover_timeout: Some(0.0),
-        ..Default::default()
-    };
-    c.subscribe(
-        call::Subscribe {
-            framework_info: info,
-            ..Default::default()
-        },
-        "s-new",
-        T0 + 1.0,
-    )
-    .unwrap();
+    resubscribe(&mut c, &fw, 0.0, "s-new", T0 + 1.0);
     c.allocate(T0 + 1.0);
     let effects = c.take_effects();
     assert_eq!(

@@ -46,6 +46,29 @@ fn subscribe(core: &mut MasterCore, name: &str, failover: f64) -> String {
     s.framework_id
 }
 
+/// ACCEPT of `offer` launching task "t" with `cpus:1` on `agent`, at T0.
+fn accept_t(c: &mut MasterCore, fw: &str, agent: &str, offer: &v1::Offer) {
+    let launch = vec![task("t", agent, vec![scalar("cpus", 1.0)])];
+    c.scheduler_call(fw, accept(fw, offer, launch), T0)
+        .expect("accept");
+}
+
+/// The framework "fw" of user "u" subscribing again under its id `fw` on `stream`.
+fn resubscribe(c: &mut MasterCore, fw: &str, failover_timeout: f64, stream: &str, now: f64) {
+    let info = v1::FrameworkInfo {
+        user: "u".into(),
+        name: "fw".into(),
+        id: Some(v1::FrameworkId { value: fw.into() }),
+        failover_timeout: Some(failover_timeout),
+        ..Default::default()
+    };
+    let subscribe = call::Subscribe {
+        framework_info: info,
+        ..Default::default()
+    };
+    c.subscribe(subscribe, stream, now).expect("re-subscribe");
+}
+
 fn add_agent(core: &mut MasterCore, resources: &str) -> String {
     subscribe_new_agent(core, "h", resources).expect("agent subscribe")
 }
@@ -335,16 +358,7 @@ fn task_bigger_than_the_offer_is_rejected() {
 fn accepting_an_unknown_offer_drops_the_tasks_as_lost() {
     let (mut c, fw, agent, mut offer) = offered("cpus:1;mem:128");
     offer.id.value = "nope".into();
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     let u = updates(&c.take_effects(), &fw);
     // Not partition-aware: TASK_DROPPED is downgraded to TASK_LOST.
     assert_eq!(u[0].state(), TaskState::TaskLost);
@@ -354,16 +368,7 @@ fn accepting_an_unknown_offer_drops_the_tasks_as_lost() {
 #[test]
 fn status_update_is_forwarded_with_uuid_and_ack_completes_the_task() {
     let (mut c, fw, agent, offer) = offered("cpus:1;mem:128");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     let uuid = vec![7u8; 16];
     let status = v1::TaskStatus {
@@ -453,36 +458,12 @@ fn caller_checks_stream_and_subscription() {
 fn failover_timeout_keeps_the_framework_then_removes_it() {
     let (mut c, fw, agent, offer) = offered("cpus:2");
     c.frameworks.get_mut(&fw).unwrap().info.failover_timeout = Some(10.0);
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.framework_disconnected(&fw, "s-fw", T0 + 1.0);
     c.tick(T0 + 5.0);
     assert!(c.frameworks.contains_key(&fw), "within failover_timeout");
     // Re-subscribing with the same id keeps the task.
-    let info = v1::FrameworkInfo {
-        user: "u".into(),
-        name: "fw".into(),
-        id: Some(v1::FrameworkId { value: fw.clone() }),
-        failover_timeout: Some(10.0),
-        ..Default::default()
-    };
-    c.subscribe(
-        call::Subscribe {
-            framework_info: info,
-            ..Default::default()
-        },
-        "s2",
-        T0 + 6.0,
-    )
-    .unwrap();
+    resubscribe(&mut c, &fw, 10.0, "s2", T0 + 6.0);
     assert_eq!(c.frameworks[&fw].tasks.len(), 1);
     c.framework_disconnected(&fw, "s2", T0 + 7.0);
     c.take_effects();
@@ -518,16 +499,7 @@ fn failover_timeout_keeps_the_framework_then_removes_it() {
 #[test]
 fn agent_missing_pings_loses_its_tasks() {
     let (mut c, fw, agent, offer) = offered("cpus:2");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     for i in 0..=5 {
         c.ping_agents(T0 + f64::from(i) * 15.0);
@@ -577,16 +549,7 @@ fn suppress_and_revive() {
 #[test]
 fn reconcile_answers_known_and_unknown_tasks() {
     let (mut c, fw, agent, offer) = offered("cpus:2");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     let reconcile = Call {
         framework_id: Some(v1::FrameworkId { value: fw.clone() }),

@@ -315,16 +315,7 @@ fn the_removal_rate_limit_paces_markings() {
 #[test]
 fn marking_unreachable_is_written_before_the_task_updates() {
     let (mut c, fw, agent, offer) = offered("cpus:2;mem:256");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     for i in 0..=CoreConfig::default().max_agent_ping_timeouts {
         c.ping_agents(T0 + f64::from(i));
@@ -373,16 +364,7 @@ fn an_unreachable_agent_comes_back_readmitted_with_its_tasks_running() {
 #[test]
 fn a_gone_agent_is_written_first_and_refused_when_it_comes_back() {
     let (mut c, fw, agent, offer) = offered("cpus:2;mem:256");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     c.mark_agent_gone(&agent, T0 + 1.0).unwrap();
     let effects = c.take_effects();
@@ -406,16 +388,7 @@ fn a_gone_agent_is_written_first_and_refused_when_it_comes_back() {
 #[test]
 fn a_gone_agent_is_told_to_shut_down() {
     let (mut c, fw, agent, offer) = offered("cpus:2;mem:256");
-    c.scheduler_call(
-        &fw,
-        accept(
-            &fw,
-            &offer,
-            vec![task("t", &agent, vec![scalar("cpus", 1.0)])],
-        ),
-        T0,
-    )
-    .unwrap();
+    accept_t(&mut c, &fw, &agent, &offer);
     c.take_effects();
     c.mark_agent_gone(&agent, T0 + 1.0).unwrap();
     let effects = c.take_effects();
